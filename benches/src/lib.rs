@@ -1,0 +1,1 @@
+//! Performance harness of the iac SDK: criterion benches live in `benches/`.

@@ -1,0 +1,1 @@
+//! Runnable examples of the iac SDK; see `examples/README.md`.

@@ -1,0 +1,519 @@
+//! The provider interface: what a cloud crate implements for each resource type.
+//!
+//! A [`ResourceHandler`] makes single calls and reports what happened; it never sleeps,
+//! loops or retries. The engine owns retries (from the [`ErrorKind`] of each failure),
+//! backoff, deadlines, readiness polling and rate limits. A [`Registry`] maps type names to
+//! handlers; several providers can be registered into one registry.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Evaluated properties of a resource: a JSON object.
+pub type Properties = Map<String, Value>;
+
+/// Attributes a resource exposes to `Fn::GetAtt`: a JSON object.
+pub type Attributes = Map<String, Value>;
+
+/// The cloud's identifier of a created resource (`vpc-bp1...`, `i-bp1...`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PhysicalId(pub String);
+
+impl PhysicalId {
+    /// Wraps an identifier.
+    pub fn new(id: impl Into<String>) -> Self {
+        PhysicalId(id.into())
+    }
+
+    /// The identifier as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PhysicalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An idempotency token sent with a create, derived from (stack, logical id, generation).
+///
+/// At most 64 characters of `[a-z0-9-]`, as the Alibaba `ClientToken` rules require; a
+/// retried or resumed create sends the same token, so the cloud returns the same resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientToken(String);
+
+impl ClientToken {
+    /// Maximum length of a token.
+    pub const MAX_LEN: usize = 64;
+
+    /// Derives the token of a create of `logical_id` in `stack` at `generation`.
+    pub fn derive(stack: &str, logical_id: &str, generation: u64) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(stack.as_bytes());
+        hasher.update([0]);
+        hasher.update(logical_id.as_bytes());
+        hasher.update([0]);
+        hasher.update(generation.to_be_bytes());
+        let digest = hex::encode(hasher.finalize());
+        ClientToken(format!("iac-{}", &digest[..Self::MAX_LEN - 4]))
+    }
+
+    /// Wraps a token read back from state; `None` if it breaks the length or alphabet rule.
+    pub fn parse(token: &str) -> Option<Self> {
+        let ok = !token.is_empty()
+            && token.len() <= Self::MAX_LEN
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| ClientToken(token.to_owned()))
+    }
+
+    /// The token as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a handler call failed, which decides what the engine does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The cloud throttled the call: retry after the given delay (or a backoff), and slow
+    /// down calls to the same endpoint.
+    Throttled {
+        /// The delay the cloud asked for, if it said.
+        retry_after: Option<Duration>,
+    },
+    /// A passing failure (5xx, a dropped connection, a timeout): retry with backoff.
+    Transient,
+    /// A dependency is still settling: retry later, it is not a failure yet.
+    NotReady,
+    /// The object is busy or in a conflicting state (`OperationConflict`,
+    /// `DependencyViolation`, `IncorrectInstanceStatus`): retry later.
+    Conflict,
+    /// The object does not exist.
+    NotFound,
+    /// The request is wrong (bad parameter, quota exceeded): retrying cannot help.
+    Invalid,
+    /// Credentials are missing, wrong or lack permission: retrying cannot help.
+    Auth,
+    /// Any other failure that retrying cannot help.
+    Permanent,
+}
+
+impl ErrorKind {
+    /// True when the engine may retry the same call.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Throttled { .. }
+                | ErrorKind::Transient
+                | ErrorKind::NotReady
+                | ErrorKind::Conflict
+        )
+    }
+
+    /// A short name of the kind (`throttled`, `transient`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErrorKind::Throttled { .. } => "throttled",
+            ErrorKind::Transient => "transient",
+            ErrorKind::NotReady => "not ready",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Permanent => "permanent",
+        }
+    }
+}
+
+/// A failed handler call: its kind and a message that says what failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct HandlerError {
+    /// What kind of failure it is.
+    pub kind: ErrorKind,
+    /// What failed, with the vendor's code and request id where there is one.
+    pub message: String,
+}
+
+impl HandlerError {
+    /// A failure of the given kind.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        HandlerError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A [`ErrorKind::Transient`] failure.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Transient, message)
+    }
+
+    /// A [`ErrorKind::Throttled`] failure.
+    pub fn throttled(retry_after: Option<Duration>, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Throttled { retry_after }, message)
+    }
+
+    /// A [`ErrorKind::NotFound`] failure.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    /// A [`ErrorKind::Invalid`] failure.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+
+    /// A [`ErrorKind::Permanent`] failure.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Permanent, message)
+    }
+
+    /// A [`ErrorKind::Conflict`] failure.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+}
+
+/// How a property behaves when its value changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum UpdateBehavior {
+    /// Changed in place by `update`.
+    Mutable,
+    /// A change replaces the resource (a new cloud object is created).
+    ForcesReplacement,
+}
+
+/// One property of a resource type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropertySchema {
+    /// The vendor's property name (`CidrBlock`).
+    pub name: String,
+    /// True when a template must set it.
+    pub required: bool,
+    /// What a change of it does.
+    pub update: UpdateBehavior,
+}
+
+/// In which order a replacement runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ReplaceOrder {
+    /// Create the new object, repoint dependents, then delete the old one (the default).
+    #[default]
+    CreateBeforeDelete,
+    /// Delete the old object first: for types whose names must be unique.
+    DeleteBeforeCreate,
+}
+
+/// What the engine knows of a resource type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// The vendor's type name (`ALIYUN::ECS::VPC`).
+    pub type_name: String,
+    /// The properties the type accepts.
+    pub properties: Vec<PropertySchema>,
+    /// The attributes `Fn::GetAtt` may read.
+    pub attributes: Vec<String>,
+    /// Order of a replacement.
+    pub replace_order: ReplaceOrder,
+    /// The time an object of this type typically takes to become ready after its create
+    /// returns: the engine polls first after this, then more often.
+    pub readiness_hint: Duration,
+    /// How long the engine waits for readiness before it fails the resource.
+    pub ready_timeout: Duration,
+    /// Whether unknown property names are refused at validation.
+    pub strict_properties: bool,
+}
+
+impl Schema {
+    /// A schema with no properties, default timings and lenient property checking.
+    pub fn new(type_name: impl Into<String>) -> Self {
+        Schema {
+            type_name: type_name.into(),
+            properties: Vec::new(),
+            attributes: Vec::new(),
+            replace_order: ReplaceOrder::CreateBeforeDelete,
+            readiness_hint: Duration::from_secs(1),
+            ready_timeout: Duration::from_secs(30 * 60),
+            strict_properties: false,
+        }
+    }
+
+    /// Adds a property (builder style).
+    pub fn with_property(mut self, name: &str, required: bool, update: UpdateBehavior) -> Self {
+        self.properties.push(PropertySchema {
+            name: name.to_owned(),
+            required,
+            update,
+        });
+        self
+    }
+
+    /// Adds attributes (builder style).
+    pub fn with_attributes(mut self, names: &[&str]) -> Self {
+        self.attributes
+            .extend(names.iter().map(|s| (*s).to_owned()));
+        self
+    }
+
+    /// Sets the replacement order (builder style).
+    pub fn with_replace_order(mut self, order: ReplaceOrder) -> Self {
+        self.replace_order = order;
+        self
+    }
+
+    /// Sets the readiness hint (builder style).
+    pub fn with_readiness_hint(mut self, hint: Duration) -> Self {
+        self.readiness_hint = hint;
+        self
+    }
+
+    /// Sets the readiness timeout (builder style).
+    pub fn with_ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    /// Refuses property names that the schema does not list (builder style).
+    pub fn strict(mut self) -> Self {
+        self.strict_properties = true;
+        self
+    }
+
+    /// The schema of a property, if declared.
+    pub fn property(&self, name: &str) -> Option<&PropertySchema> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+
+    /// True when a change of `name` replaces the resource.
+    pub fn forces_replacement(&self, name: &str) -> bool {
+        self.property(name)
+            .is_some_and(|p| p.update == UpdateBehavior::ForcesReplacement)
+    }
+}
+
+/// Readiness of a resource as a handler sees it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Readiness {
+    /// Ready for use; its attributes are final.
+    Ready(Attributes),
+    /// Still settling; `status` is the cloud's word for it (`Pending`, `Starting`).
+    Pending {
+        /// The cloud's status string.
+        status: String,
+    },
+    /// It reached a state it will not leave by itself (`Stopped`, `Failed`).
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// It does not exist (after a delete: the delete is done).
+    Gone,
+}
+
+/// What a create call returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    /// The new object's physical id.
+    pub physical_id: PhysicalId,
+    /// Ready at once, or to be polled.
+    pub readiness: Readiness,
+}
+
+/// What an update call returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    /// Ready at once (with new attributes), or to be polled.
+    pub readiness: Readiness,
+}
+
+/// What a delete call returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Deleted {
+    /// The object is gone.
+    Done,
+    /// The cloud accepted the delete; poll until [`Readiness::Gone`].
+    InProgress,
+}
+
+/// A create request.
+#[derive(Debug, Clone)]
+pub struct CreateRequest<'a> {
+    /// The stack's name (for tags).
+    pub stack: &'a str,
+    /// The resource's logical id (for tags).
+    pub logical_id: &'a str,
+    /// Evaluated properties.
+    pub properties: &'a Properties,
+    /// The idempotency token to send.
+    pub client_token: &'a ClientToken,
+}
+
+/// A resource to poll, with what the handler needs to read it.
+#[derive(Debug, Clone)]
+pub struct PollTarget<'a> {
+    /// The object's physical id.
+    pub physical_id: &'a PhysicalId,
+    /// Its last evaluated properties.
+    pub properties: &'a Properties,
+}
+
+/// One resource type's handler: single calls, no sleeping, no retrying.
+#[async_trait]
+pub trait ResourceHandler: Send + Sync + 'static {
+    /// The schema of the type this handler serves.
+    fn schema(&self) -> &Schema;
+
+    /// The key of the API endpoint the handler's calls go to (`ecs.cn-hangzhou`): the
+    /// engine keeps one adaptive rate limit per key. Defaults to the type name.
+    fn endpoint(&self) -> &str {
+        &self.schema().type_name
+    }
+
+    /// Creates the object. Called again with the same token after a failure or a crash;
+    /// the handler must then return the object the first call created.
+    async fn create(&self, request: CreateRequest<'_>) -> Result<Created, HandlerError>;
+
+    /// Reads the object's readiness and attributes.
+    async fn read(
+        &self,
+        physical_id: &PhysicalId,
+        properties: &Properties,
+    ) -> Result<Readiness, HandlerError>;
+
+    /// Changes mutable properties in place. `old` is what the state holds (secrets in it
+    /// are redacted), `new` the evaluated new properties.
+    async fn update(
+        &self,
+        physical_id: &PhysicalId,
+        old: &Properties,
+        new: &Properties,
+    ) -> Result<Updated, HandlerError>;
+
+    /// Deletes the object. Deleting an object that is already gone is success.
+    async fn delete(
+        &self,
+        physical_id: &PhysicalId,
+        properties: &Properties,
+    ) -> Result<Deleted, HandlerError>;
+
+    /// Reads many objects at once; the result has one entry per target, in order.
+    /// The default reads each; cloud handlers batch (one Describe call per 100 ids).
+    async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<Readiness>, HandlerError> {
+        let mut out = Vec::with_capacity(targets.len());
+        for target in targets {
+            out.push(
+                match self.read(target.physical_id, target.properties).await {
+                    Ok(readiness) => readiness,
+                    Err(e) if e.kind == ErrorKind::NotFound => Readiness::Gone,
+                    Err(e) => return Err(e),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// The largest number of targets one [`ResourceHandler::poll`] call takes.
+    fn poll_batch_size(&self) -> usize {
+        100
+    }
+}
+
+/// Type name → handler, for every provider the engine may use.
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: HashMap<String, Arc<dyn ResourceHandler>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<_> = self.handlers.keys().collect();
+        names.sort();
+        f.debug_struct("Registry").field("types", &names).finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a handler under its schema's type name, replacing any earlier one.
+    pub fn register(&mut self, handler: Arc<dyn ResourceHandler>) -> &mut Self {
+        self.handlers
+            .insert(handler.schema().type_name.clone(), handler);
+        self
+    }
+
+    /// Registers every handler of another registry (a second provider).
+    pub fn extend(&mut self, other: Registry) -> &mut Self {
+        self.handlers.extend(other.handlers);
+        self
+    }
+
+    /// The handler of a type.
+    pub fn get(&self, type_name: &str) -> Option<&Arc<dyn ResourceHandler>> {
+        self.handlers.get(type_name)
+    }
+
+    /// True when a handler serves the type.
+    pub fn contains(&self, type_name: &str) -> bool {
+        self.handlers.contains_key(type_name)
+    }
+
+    /// Every registered type name, sorted.
+    pub fn type_names(&self) -> Vec<&str> {
+        let mut names: Vec<_> = self.handlers.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_token_is_stable_and_within_the_rules() {
+        let a = ClientToken::derive("stack", "Vpc", 1);
+        assert_eq!(a, ClientToken::derive("stack", "Vpc", 1));
+        assert_ne!(a, ClientToken::derive("stack", "Vpc", 2));
+        assert_ne!(a, ClientToken::derive("stack", "VSwitch", 1));
+        assert_eq!(a.as_str().len(), ClientToken::MAX_LEN);
+        assert!(ClientToken::parse(a.as_str()).is_some());
+        assert!(ClientToken::parse(&"x".repeat(65)).is_none());
+        assert!(ClientToken::parse("a b").is_none());
+    }
+
+    #[test]
+    fn retryable_kinds() {
+        assert!(ErrorKind::Throttled { retry_after: None }.is_retryable());
+        assert!(ErrorKind::Conflict.is_retryable());
+        assert!(!ErrorKind::Invalid.is_retryable());
+        assert!(!ErrorKind::Auth.is_retryable());
+    }
+}

@@ -1,0 +1,1 @@
+//! File state store (placeholder; written in the state-store task).
