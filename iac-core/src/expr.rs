@@ -284,3 +284,86 @@ mod tests {
         assert!(!Expr::from_json(json!({"a": [{"Ref": "P"}]})).is_literal());
     }
 }
+
+/// A piece of an `Fn::Sub` text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubPart {
+    /// Text copied as is (`${!Literal}` has become `${Literal}` here).
+    Literal(String),
+    /// `${Name}` (a parameter, pseudo parameter, resource or variable) or `${Res.Attr}`.
+    Var(String),
+}
+
+/// Splits an `Fn::Sub` text into literal text and `${...}` variables.
+///
+/// `${!Name}` is the escape for a literal `${Name}`. An unclosed `${` is an error that
+/// names the byte offset where it starts.
+pub fn parse_sub(text: &str) -> Result<Vec<SubPart>, String> {
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut rest = text;
+    let mut offset = 0;
+    while let Some(start) = rest.find("${") {
+        literal.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(format!("unclosed '${{' at offset {}", offset + start));
+        };
+        let name = &after[..end];
+        if let Some(escaped) = name.strip_prefix('!') {
+            literal.push_str("${");
+            literal.push_str(escaped);
+            literal.push('}');
+        } else {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(format!("empty '${{}}' at offset {}", offset + start));
+            }
+            if !literal.is_empty() {
+                parts.push(SubPart::Literal(std::mem::take(&mut literal)));
+            }
+            parts.push(SubPart::Var(name.to_owned()));
+        }
+        let consumed = start + 2 + end + 1;
+        offset += consumed;
+        rest = &rest[consumed..];
+    }
+    literal.push_str(rest);
+    if !literal.is_empty() {
+        parts.push(SubPart::Literal(literal));
+    }
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod sub_tests {
+    use super::*;
+
+    #[test]
+    fn splits_variables_and_escapes() {
+        assert_eq!(
+            parse_sub("a ${P} b ${Vm.PrivateIp}${!Lit} c").unwrap(),
+            vec![
+                SubPart::Literal("a ".into()),
+                SubPart::Var("P".into()),
+                SubPart::Literal(" b ".into()),
+                SubPart::Var("Vm.PrivateIp".into()),
+                SubPart::Literal("${Lit} c".into()),
+            ]
+        );
+        assert_eq!(parse_sub("").unwrap(), vec![]);
+        assert_eq!(
+            parse_sub("x ${ALIYUN::Region}").unwrap()[1],
+            SubPart::Var("ALIYUN::Region".into())
+        );
+    }
+
+    #[test]
+    fn reports_unclosed_variables() {
+        assert_eq!(
+            parse_sub("ab ${P").unwrap_err(),
+            "unclosed '${' at offset 3"
+        );
+        assert!(parse_sub("${}").is_err());
+    }
+}
