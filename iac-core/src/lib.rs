@@ -5,8 +5,10 @@
 //! `iac-openstack`) and `iac-k8s` implement [`provider::ResourceHandler`] for their resource
 //! types; the engine drives them.
 
+pub mod eval;
 pub mod expr;
 pub mod model;
+pub mod params;
 pub mod provider;
 pub mod secret;
 pub mod state;
