@@ -182,19 +182,20 @@ impl ParamValues {
 
 impl fmt::Debug for ParamValues {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        struct Hidden;
-        impl fmt::Debug for Hidden {
+        /// Prints a value as JSON text, or `***` for a secret.
+        struct Shown<'a>(Option<&'a Value>);
+        impl fmt::Debug for Shown<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(REDACTED)
+                match self.0 {
+                    Some(value) => write!(f, "{value}"),
+                    None => f.write_str(REDACTED),
+                }
             }
         }
         let mut map = f.debug_map();
         for (name, value) in &self.values {
-            if self.secrets.contains(name) {
-                map.entry(name, &Hidden);
-            } else {
-                map.entry(name, value);
-            }
+            let shown = (!self.secrets.contains(name)).then_some(value);
+            map.entry(name, &Shown(shown));
         }
         map.finish()
     }
@@ -822,5 +823,473 @@ fn scalar_eq(allowed: &Value, value: &Value) -> bool {
             .trim()
             .eq_ignore_ascii_case(if *b { "true" } else { "false" }),
         _ => allowed == value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Text;
+    use serde_json::json;
+
+    fn decl(json: Value) -> ParameterDecl {
+        serde_json::from_value(json).expect("a parameter declaration")
+    }
+
+    fn decls(json: Value) -> IndexMap<String, ParameterDecl> {
+        serde_json::from_value(json).expect("parameter declarations")
+    }
+
+    fn given(json: Value) -> IndexMap<String, Value> {
+        serde_json::from_value(json).expect("given values")
+    }
+
+    /// Resolves one parameter `P` declared as `declaration` and given `value`.
+    fn one(declaration: Value, value: Value) -> Result<Value, ParamErrors> {
+        let mut d = IndexMap::new();
+        d.insert("P".to_owned(), decl(declaration));
+        let mut g = IndexMap::new();
+        g.insert("P".to_owned(), value);
+        resolve_parameters(&d, &g).map(|v| v.get("P").cloned().expect("P is resolved"))
+    }
+
+    fn one_err(declaration: Value, value: Value) -> String {
+        one(declaration, value)
+            .expect_err("a violation")
+            .to_string()
+    }
+
+    #[test]
+    fn string_conversion() {
+        assert_eq!(
+            one(json!({"Type": "String"}), json!("x")).unwrap(),
+            json!("x")
+        );
+        assert_eq!(
+            one(json!({"Type": "String"}), json!(42)).unwrap(),
+            json!("42")
+        );
+        assert_eq!(
+            one(json!({"Type": "String"}), json!(true)).unwrap(),
+            json!("true")
+        );
+        assert_eq!(
+            one_err(json!({"Type": "String"}), json!(["a"])),
+            "parameter 'P': value [\"a\"] is not a valid String (expected a string)"
+        );
+        // A vendor type is passed through as a string.
+        assert_eq!(
+            one(json!({"Type": "ALIYUN::OOS::Parameter::Value"}), json!(7)).unwrap(),
+            json!("7")
+        );
+    }
+
+    #[test]
+    fn number_conversion_keeps_integers() {
+        let n = one(json!({"Type": "Number"}), json!("5")).unwrap();
+        assert_eq!(n, json!(5));
+        assert!(n.is_i64());
+        let f = one(json!({"Type": "Number"}), json!(" 2.5 ")).unwrap();
+        assert_eq!(f, json!(2.5));
+        assert_eq!(
+            one(json!({"Type": "Number"}), json!(-3)).unwrap(),
+            json!(-3)
+        );
+        assert_eq!(
+            one_err(json!({"Type": "Number"}), json!("five")),
+            "parameter 'P': value \"five\" is not a valid Number"
+        );
+        assert_eq!(
+            one_err(json!({"Type": "Number"}), json!(true)),
+            "parameter 'P': value true is not a valid Number (expected a number)"
+        );
+    }
+
+    #[test]
+    fn comma_delimited_list_conversion() {
+        let t = json!({"Type": "CommaDelimitedList"});
+        assert_eq!(
+            one(t.clone(), json!("a, b,c")).unwrap(),
+            json!(["a", "b", "c"])
+        );
+        assert_eq!(
+            one(t.clone(), json!([" a", 1, true])).unwrap(),
+            json!(["a", "1", "true"])
+        );
+        assert_eq!(one(t.clone(), json!("")).unwrap(), json!([]));
+        assert_eq!(one(t.clone(), json!(3)).unwrap(), json!(["3"]));
+        assert_eq!(
+            one_err(t.clone(), json!([{"a": 1}])),
+            "parameter 'P': value [{\"a\":1}] is not a valid CommaDelimitedList (list items must be strings or numbers)"
+        );
+        assert!(one_err(t, json!({"a": 1})).contains("expected a comma-delimited string"));
+    }
+
+    #[test]
+    fn json_conversion() {
+        let t = json!({"Type": "Json"});
+        assert_eq!(
+            one(t.clone(), json!("{\"a\": [1, 2]}")).unwrap(),
+            json!({"a": [1, 2]})
+        );
+        assert_eq!(
+            one(t.clone(), json!({"k": "v"})).unwrap(),
+            json!({"k": "v"})
+        );
+        assert_eq!(one(t.clone(), json!([1])).unwrap(), json!([1]));
+        let e = one_err(t, json!("{not json"));
+        assert!(
+            e.starts_with(
+                "parameter 'P': value \"{not json\" is not a valid Json (key must be a string"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn boolean_conversion() {
+        let t = json!({"Type": "Boolean"});
+        assert_eq!(one(t.clone(), json!(true)).unwrap(), json!(true));
+        assert_eq!(one(t.clone(), json!("TRUE")).unwrap(), json!(true));
+        assert_eq!(one(t.clone(), json!("False")).unwrap(), json!(false));
+        assert_eq!(
+            one_err(t.clone(), json!("yes")),
+            "parameter 'P': value \"yes\" is not a valid Boolean (expected true or false)"
+        );
+        assert!(one_err(t, json!(1)).contains("is not a valid Boolean"));
+    }
+
+    #[test]
+    fn defaults_and_explicit_null() {
+        let d = decls(json!({
+            "A": {"Type": "String", "Default": "a"},
+            "N": {"Type": "Number", "Default": "3"},
+            // An explicit null default is empty and not validated.
+            "E": {"Type": "String", "Default": null, "MinLength": 5, "AllowedValues": ["hello"]},
+        }));
+        let v = resolve_parameters(&d, &IndexMap::new()).unwrap();
+        assert_eq!(v.get("A"), Some(&json!("a")));
+        assert_eq!(v.get("N"), Some(&json!(3)));
+        assert_eq!(v.get("E"), Some(&Value::Null));
+        // A given null counts as not given; a given value wins over the default.
+        let v = resolve_parameters(&d, &given(json!({"A": null, "E": "hello"}))).unwrap();
+        assert_eq!(v.get("A"), Some(&json!("a")));
+        assert_eq!(v.get("E"), Some(&json!("hello")));
+        assert_eq!(v.names().collect::<Vec<_>>(), vec!["A", "N", "E"]);
+        // A default is converted and validated like a given value.
+        let d = decls(json!({"N": {"Type": "Number", "Default": 0, "MinValue": 1}}));
+        assert_eq!(
+            resolve_parameters(&d, &IndexMap::new())
+                .unwrap_err()
+                .to_string(),
+            "parameter 'N': value 0 is below MinValue 1"
+        );
+    }
+
+    #[test]
+    fn missing_and_undeclared() {
+        let d = decls(json!({"Need": {"Type": "String"}}));
+        let e = resolve_parameters(&d, &given(json!({"Extra": "x"}))).unwrap_err();
+        assert_eq!(
+            e.errors
+                .iter()
+                .map(|e| e.problem.clone())
+                .collect::<Vec<_>>(),
+            vec![ParamProblem::Missing, ParamProblem::Undeclared]
+        );
+        assert_eq!(
+            e.to_string(),
+            "parameter 'Need': no value given and the declaration has no Default\n\
+             parameter 'Extra': a value was given but the template declares no such parameter"
+        );
+    }
+
+    #[test]
+    fn allowed_values() {
+        let t = json!({"Type": "String", "AllowedValues": ["hangzhou", "beijing"]});
+        assert_eq!(one(t.clone(), json!("beijing")).unwrap(), json!("beijing"));
+        assert_eq!(
+            one_err(t, json!("shanghai")),
+            "parameter 'P': value \"shanghai\" is not one of AllowedValues [\"hangzhou\",\"beijing\"]"
+        );
+        // Numbers compare by value, with allowed values written as strings or numbers.
+        let t = json!({"Type": "Number", "AllowedValues": ["1", 2.0]});
+        assert_eq!(one(t.clone(), json!(1)).unwrap(), json!(1));
+        assert_eq!(one(t.clone(), json!("2")).unwrap(), json!(2));
+        assert!(one_err(t, json!(3)).contains("value 3 is not one of AllowedValues"));
+        // Booleans against textual allowed values.
+        let t = json!({"Type": "Boolean", "AllowedValues": ["True"]});
+        assert_eq!(one(t.clone(), json!(true)).unwrap(), json!(true));
+        assert!(one_err(t, json!(false)).contains("is not one of AllowedValues"));
+        // Lists: each item.
+        let t = json!({"Type": "CommaDelimitedList", "AllowedValues": ["a", "b"]});
+        assert_eq!(
+            one(t.clone(), json!("a,b,a")).unwrap(),
+            json!(["a", "b", "a"])
+        );
+        assert_eq!(
+            one_err(t, json!("a,c")),
+            "parameter 'P': item \"c\" is not one of AllowedValues [\"a\",\"b\"]"
+        );
+    }
+
+    #[test]
+    fn allowed_pattern_matches_the_whole_value() {
+        let t = json!({"Type": "String", "AllowedPattern": "[a-z]+"});
+        assert_eq!(one(t.clone(), json!("abc")).unwrap(), json!("abc"));
+        assert_eq!(
+            one_err(t.clone(), json!("abc1")),
+            "parameter 'P': value \"abc1\" does not match AllowedPattern \"[a-z]+\""
+        );
+        // An alternation is anchored as a whole, not only its first branch.
+        let t = json!({"Type": "String", "AllowedPattern": "a|b"});
+        assert!(one_err(t, json!("ab")).contains("does not match"));
+        let t = json!({"Type": "CommaDelimitedList", "AllowedPattern": "\\d+"});
+        assert_eq!(one(t.clone(), json!("1, 22")).unwrap(), json!(["1", "22"]));
+        assert_eq!(
+            one_err(t, json!("1,x")),
+            "parameter 'P': item \"x\" does not match AllowedPattern \"\\\\d+\""
+        );
+        let e = one_err(
+            json!({"Type": "String", "AllowedPattern": "(["}),
+            json!("x"),
+        );
+        assert!(
+            e.starts_with("parameter 'P': the declaration's AllowedPattern \"([\" is invalid: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn lengths_count_characters() {
+        let t = json!({"Type": "String", "MinLength": 2, "MaxLength": "5"});
+        assert_eq!(one(t.clone(), json!("héllo")).unwrap(), json!("héllo"));
+        assert_eq!(
+            one_err(t.clone(), json!("h")),
+            "parameter 'P': value \"h\" has 1 characters, fewer than MinLength 2"
+        );
+        assert_eq!(
+            one_err(t, json!("héllo!")),
+            "parameter 'P': value \"héllo!\" has 6 characters, more than MaxLength 5"
+        );
+        let t = json!({"Type": "CommaDelimitedList", "MaxLength": 2});
+        assert_eq!(one(t.clone(), json!("ab,c")).unwrap(), json!(["ab", "c"]));
+        assert_eq!(
+            one_err(t, json!("ab,abc")),
+            "parameter 'P': item \"abc\" has 3 characters, more than MaxLength 2"
+        );
+        assert_eq!(
+            one_err(json!({"Type": "String", "MinLength": -1}), json!("x")),
+            "parameter 'P': the declaration's MinLength -1 is invalid: expected a non-negative integer"
+        );
+    }
+
+    #[test]
+    fn value_bounds_accept_numeric_strings() {
+        let t = json!({"Type": "Number", "MinValue": "1", "MaxValue": 100});
+        assert_eq!(one(t.clone(), json!(1)).unwrap(), json!(1));
+        assert_eq!(one(t.clone(), json!("100")).unwrap(), json!(100));
+        assert_eq!(
+            one_err(t.clone(), json!(0)),
+            "parameter 'P': value 0 is below MinValue 1"
+        );
+        assert_eq!(
+            one_err(t, json!(100.5)),
+            "parameter 'P': value 100.5 is above MaxValue 100"
+        );
+        assert_eq!(
+            one_err(json!({"Type": "Number", "MaxValue": "ten"}), json!(1)),
+            "parameter 'P': the declaration's MaxValue \"ten\" is invalid: expected a number"
+        );
+    }
+
+    #[test]
+    fn constraint_description_is_appended() {
+        let mut d = decl(json!({"Type": "Number", "MinValue": 1}));
+        d.constraint_description = Some(Text::Localized(IndexMap::from([
+            ("zh-cn".to_owned(), "至少 1".to_owned()),
+            ("en".to_owned(), "At least one node.".to_owned()),
+        ])));
+        let decls = IndexMap::from([("NodeCount".to_owned(), d)]);
+        let e = resolve_parameters(&decls, &given(json!({"NodeCount": 0}))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "parameter 'NodeCount': value 0 is below MinValue 1 (At least one node.)"
+        );
+        assert_eq!(
+            e.errors[0].constraint_description.as_deref(),
+            Some("At least one node.")
+        );
+    }
+
+    #[test]
+    fn all_errors_are_returned_together() {
+        let d = decls(json!({
+            "Region": {"Type": "String", "AllowedValues": ["hangzhou", "beijing"]},
+            "NodeCount": {"Type": "Number", "MinValue": 1, "MaxValue": 10,
+                          "ConstraintDescription": "1 to 10 nodes"},
+            "Name": {"Type": "String", "AllowedPattern": "[a-z][a-z0-9-]*", "MaxLength": 8},
+            "Zones": {"Type": "CommaDelimitedList", "AllowedValues": ["a", "b"]},
+            "Password": {"Type": "String", "NoEcho": true, "MinLength": 8,
+                         "AllowedPattern": "[A-Za-z0-9]+"},
+            "Config": {"Type": "Json"},
+            "Flag": {"Type": "Boolean"},
+            "Required": {"Type": "String"},
+        }));
+        let g = given(json!({
+            "Region": "shanghai",
+            "NodeCount": "0",
+            "Name": "9-Too-Long-Name",
+            "Zones": "a, c, d",
+            "Password": "hunter!",
+            "Config": "[1,",
+            "Flag": "maybe",
+            "Typo": "x",
+        }));
+        let errors = resolve_parameters(&d, &g).unwrap_err();
+        assert_eq!(errors.errors.len(), 12);
+        let text = errors.to_string();
+        assert!(!text.contains("hunter!"));
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn secrets_never_appear_in_errors_or_debug() {
+        let d = decls(json!({
+            "Password": {"Type": "String", "NoEcho": "true", "MinLength": 12,
+                         "MaxLength": 3, "AllowedValues": ["x"], "AllowedPattern": "\\d+"},
+            "Token": {"Type": "Number", "NoEcho": true, "MaxValue": 5},
+            "Keys": {"Type": "CommaDelimitedList", "NoEcho": true, "AllowedValues": ["k"]},
+            "Blob": {"Type": "Json", "NoEcho": true},
+        }));
+        let g = given(json!({
+            "Password": "s3cr3t-pw", "Token": 987654, "Keys": "topsecret", "Blob": "{oops"
+        }));
+        let e = resolve_parameters(&d, &g).unwrap_err();
+        let shown = format!("{e}\n{e:?}");
+        for secret in ["s3cr3t-pw", "987654", "topsecret", "{oops"] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert!(shown.contains("parameter 'Password': the given value has 9 characters"));
+        assert!(shown.contains("parameter 'Token': the given value is above MaxValue 5"));
+        assert!(shown.contains("parameter 'Keys': an item of the given value is not one of"));
+        assert!(shown.contains("parameter 'Blob': the given value is not a valid Json"));
+
+        let d = decls(json!({
+            "User": {"Type": "String"},
+            "Password": {"Type": "String", "NoEcho": true},
+        }));
+        let v =
+            resolve_parameters(&d, &given(json!({"User": "root", "Password": "pa55"}))).unwrap();
+        assert!(v.is_secret("Password") && !v.is_secret("User"));
+        assert_eq!(v.secret_names().collect::<Vec<_>>(), vec!["Password"]);
+        assert_eq!(v.get("Password"), Some(&json!("pa55")));
+        assert_eq!(format!("{v:?}"), r#"{"User": "root", "Password": ***}"#);
+        assert!(!format!("{v:#?}").contains("pa55"));
+    }
+
+    fn expected_digest(salt: &str, secret: &str) -> String {
+        let full = hex::encode(Sha256::digest(format!("{salt}:{secret}").as_bytes()));
+        format!("***sha256:{}", &full[..16])
+    }
+
+    #[test]
+    fn redact_replaces_secrets_by_a_salted_digest() {
+        let v = ParamValues::from_resolved(
+            IndexMap::from([
+                ("Password".to_owned(), json!("pa55word")),
+                ("Pin".to_owned(), json!(4321)),
+                ("Empty".to_owned(), json!("")),
+                ("Region".to_owned(), json!("cn-hangzhou")),
+            ]),
+            ["Password", "Pin", "Empty", "NotAParameter"],
+        );
+        let d = expected_digest("salt", "pa55word");
+        let pin = expected_digest("salt", "4321");
+        let state = json!({
+            "Password": "pa55word",
+            "UserData": "echo pa55word | chpasswd; echo pa55word",
+            "Nested": [{"Pin": 4321, "Other": 4322, "Text": "pin=4321"}],
+            "Region": "cn-hangzhou",
+            "Flag": true,
+            "Nothing": null,
+        });
+        let redacted = v.redact(&state, "salt");
+        assert_eq!(
+            redacted,
+            json!({
+                "Password": d,
+                "UserData": format!("echo {d} | chpasswd; echo {d}"),
+                "Nested": [{"Pin": pin, "Other": 4322, "Text": format!("pin={pin}")}],
+                "Region": "cn-hangzhou",
+                "Flag": true,
+                "Nothing": null,
+            })
+        );
+        assert!(d.starts_with(REDACTED_DIGEST_PREFIX) && d.len() == 10 + 16);
+        // The salt changes the digest; the same secret gives the same digest.
+        assert_ne!(v.redact(&json!("pa55word"), "other"), json!(d));
+        assert_eq!(v.redact(&json!("pa55word"), "salt"), json!(d));
+        assert_eq!(
+            v.redact_text("login with pa55word, pin 4321"),
+            "login with ***, pin ***"
+        );
+        // The empty secret redacts nothing.
+        assert_eq!(v.redact_text("a b"), "a b");
+    }
+
+    #[test]
+    fn redaction_prefers_the_longest_secret_and_never_rescans_digests() {
+        let v = ParamValues::from_resolved(
+            IndexMap::from([
+                ("Short".to_owned(), json!("s")),
+                ("Long".to_owned(), json!("secret-s")),
+            ]),
+            ["Short", "Long"],
+        );
+        assert_eq!(v.redact_text("secret-s x s"), "*** x ***");
+        let long = expected_digest("salt", "secret-s");
+        let short = expected_digest("salt", "s");
+        // Every digest starts with "***sha256:", which holds an "s": one pass never
+        // redacts a digest again.
+        assert_eq!(
+            v.redact(&json!("secret-s/s"), "salt"),
+            json!(format!("{long}/{short}"))
+        );
+    }
+
+    #[test]
+    fn redact_handles_list_and_json_secrets() {
+        let v = ParamValues::from_resolved(
+            IndexMap::from([
+                ("Keys".to_owned(), json!(["k-one", "k-two"])),
+                ("Blob".to_owned(), json!({"token": "t0k"})),
+            ]),
+            ["Keys", "Blob"],
+        );
+        let out = v.redact(
+            &json!({"A": ["k-one", "x"], "B": {"token": "t0k"}, "C": "use k-two"}),
+            "s",
+        );
+        let text = out.to_string();
+        for secret in ["k-one", "k-two", "t0k"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(out["A"][1], json!("x"));
+        assert_eq!(out["B"], json!(expected_digest("s", r#"{"token":"t0k"}"#)));
+        assert_eq!(v.redact_text(r#"body {"token":"t0k"}"#), "body ***");
+    }
+
+    #[test]
+    fn no_secrets_means_values_are_untouched() {
+        let v = ParamValues::from_resolved(
+            IndexMap::from([("A".to_owned(), json!("a"))]),
+            Vec::<String>::new(),
+        );
+        assert_eq!(v.redact(&json!({"A": "a"}), "s"), json!({"A": "a"}));
+        assert_eq!(v.redact_text("a"), "a");
+        assert_eq!(v.len(), 1);
+        assert!(!v.is_empty());
+        assert!(ParamValues::default().is_empty());
     }
 }

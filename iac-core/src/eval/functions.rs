@@ -209,10 +209,7 @@ impl Call<'_> {
         parsed.ok_or_else(|| {
             self.error_at(
                 index,
-                format!(
-                    "expected {what} (an integer), got {}",
-                    describe_scalar(value)
-                ),
+                format!("expected {what}, got {}", describe_scalar(value)),
             )
         })
     }
@@ -540,7 +537,9 @@ impl Call<'_> {
     }
 
     fn str(&self, value: Value) -> Result<Value, EvalError> {
-        self.text(&value, None, "a number").map(Value::String)
+        scalar_text(&value)
+            .map(Value::String)
+            .ok_or_else(|| self.error(format!("expected a number, got {}", describe(&value))))
     }
 
     // ---- lists and maps ---------------------------------------------------------------
@@ -564,7 +563,11 @@ impl Call<'_> {
                 {
                     return self.slice(s, list).map(Value::Array);
                 }
-                let i = self.integer(&index, Some(0), "an index or a start:stop[:step] slice")?;
+                let i = self.integer(
+                    &index,
+                    Some(0),
+                    "an integer index or a start:stop[:step] slice",
+                )?;
                 let len = list.len() as i64;
                 let position = if i < 0 { i + len } else { i };
                 Ok(if (0..len).contains(&position) {
@@ -800,7 +803,11 @@ impl Call<'_> {
         let mut items = self
             .list(value, 2, 2, "[ndigits, [numbers, ...]]")?
             .into_iter();
-        let ndigits = self.integer(&items.next().unwrap_or_default(), Some(0), "ndigits")?;
+        let ndigits = self.integer(
+            &items.next().unwrap_or_default(),
+            Some(0),
+            "ndigits (an integer)",
+        )?;
         if !(0..=15).contains(&ndigits) {
             return Err(self.error_at(Some(0), format!("ndigits must be 0 to 15, got {ndigits}")));
         }
