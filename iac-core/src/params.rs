@@ -37,6 +37,7 @@ use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
 
 use crate::model::{ParamType, ParameterDecl};
+use crate::provider::ErrorKind;
 
 /// What a secret is replaced by in text ([`ParamValues::redact_text`]) and in `Debug`.
 pub const REDACTED: &str = "***";
@@ -277,6 +278,13 @@ fn compact(value: &Value) -> String {
 pub struct ParamErrors {
     /// The problems, at least one.
     pub errors: Vec<ParamError>,
+}
+
+impl ParamErrors {
+    /// Always [`ErrorKind::Invalid`]: the given values (or the declarations) must change.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Invalid
+    }
 }
 
 impl fmt::Display for ParamErrors {
@@ -1278,6 +1286,33 @@ mod tests {
         assert_eq!(out["A"][1], json!("x"));
         assert_eq!(out["B"], json!(expected_digest("s", r#"{"token":"t0k"}"#)));
         assert_eq!(v.redact_text(r#"body {"token":"t0k"}"#), "body ***");
+    }
+
+    proptest::proptest! {
+        /// Wherever a secret stands in a text, neither redaction leaves it there. (Secrets
+        /// are upper-case so that they cannot occur inside a digest, which is lower-case.)
+        #[test]
+        fn redaction_leaves_no_secret(
+            secret in "[A-Z]{1,8}",
+            before in "\\PC{0,20}",
+            after in "\\PC{0,20}",
+        ) {
+            let v = ParamValues::from_resolved(
+                IndexMap::from([("S".to_owned(), json!(secret.clone()))]),
+                ["S"],
+            );
+            let text = format!("{before}{secret}{after}{secret}");
+            let redacted = v.redact(&json!({"k": [text.clone()]}), "salt");
+            proptest::prop_assert!(!redacted.to_string().contains(&secret));
+            proptest::prop_assert!(!v.redact_text(&text).contains(&secret));
+        }
+    }
+
+    #[test]
+    fn error_kind_is_invalid() {
+        let d = decls(json!({"A": {"Type": "String"}}));
+        let e = resolve_parameters(&d, &IndexMap::new()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid);
     }
 
     #[test]

@@ -54,8 +54,14 @@ use serde_json::{Map, Value};
 
 use crate::expr::{Expr, ExprMap};
 use crate::params::ParamValues;
+use crate::provider::ErrorKind;
 
 pub use conditions::resolve_conditions;
+
+/// The function keys [`evaluate`] understands (`Ref`, `Condition` and `Fn::*`). Any other
+/// function key is [`EvalError::Unsupported`]; validation can use this list to report
+/// those before anything is evaluated.
+pub const SUPPORTED_FUNCTIONS: &[&str] = functions::SUPPORTED;
 
 /// The `Mappings` section: map name → top-level key → second-level key → value.
 pub type Mappings = IndexMap<String, IndexMap<String, IndexMap<String, Value>>>;
@@ -247,6 +253,17 @@ impl EvalError {
     /// True for [`EvalError::Unknown`]: "known after apply", not a user error.
     pub fn is_unknown(&self) -> bool {
         matches!(self, EvalError::Unknown { .. })
+    }
+
+    /// How the engine treats the error: [`ErrorKind::NotReady`] for
+    /// [`EvalError::Unknown`] (evaluate again once the resource exists),
+    /// [`ErrorKind::Invalid`] for everything else (the template must change).
+    pub fn kind(&self) -> ErrorKind {
+        if self.is_unknown() {
+            ErrorKind::NotReady
+        } else {
+            ErrorKind::Invalid
+        }
     }
 
     /// Scrubs secret parameter values out of the parts of the error that can hold

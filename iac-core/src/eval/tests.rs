@@ -974,6 +974,68 @@ fn error_texts() {
     snapshot_settings().bind(|| insta::assert_snapshot!(text));
 }
 
+#[test]
+fn error_kinds() {
+    assert_eq!(
+        err(json!({"Ref": "Vm"})).kind(),
+        crate::provider::ErrorKind::NotReady
+    );
+    assert_eq!(
+        err(json!({"Ref": "Nope"})).kind(),
+        crate::provider::ErrorKind::Invalid
+    );
+    assert!(SUPPORTED_FUNCTIONS.contains(&"Fn::MergeMapToList"));
+    assert!(!SUPPORTED_FUNCTIONS.contains(&"Fn::GetAZs"));
+}
+
+/// JSON without function keys (object keys are lower-case, so never `Ref` or `Fn::*`).
+fn literal_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        "\\PC{0,10}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-z]{1,4}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #[test]
+    fn literals_are_fixed_points(value in literal_json()) {
+        let fixture = Fixture::new();
+        proptest::prop_assert_eq!(fixture.eval(value.clone()).unwrap(), Some(value));
+    }
+
+    #[test]
+    fn select_agrees_with_indexing_and_slicing(
+        list in proptest::collection::vec(0i64..100, 0..8),
+        i in -10i64..10,
+        start in 0usize..10,
+        len in 0usize..10,
+    ) {
+        let n = list.len() as i64;
+        let expected = if (-n..n).contains(&i) {
+            json!(list[(if i < 0 { i + n } else { i }) as usize])
+        } else {
+            json!("")
+        };
+        proptest::prop_assert_eq!(ok(json!({"Fn::Select": [i, list.clone()]})), expected);
+        let lo = start.min(list.len());
+        let hi = (start + len).min(list.len());
+        proptest::prop_assert_eq!(
+            ok(json!({"Fn::Select": [format!("{start}:{}", start + len), list.clone()]})),
+            json!(list[lo..hi].to_vec())
+        );
+    }
+}
+
 // ---- resolve_conditions ---------------------------------------------------------------------
 
 fn conditions(json: Value) -> IndexMap<String, Expr> {
