@@ -5,13 +5,17 @@
 //! `iac-openstack`) and `iac-k8s` implement [`provider::ResourceHandler`] for their resource
 //! types; the engine drives them.
 
+pub mod engine;
 pub mod eval;
 pub mod expr;
+pub mod graph;
+pub mod memory;
 pub mod model;
 pub mod params;
 pub mod provider;
 pub mod secret;
 pub mod state;
+pub mod validate;
 
 pub use expr::Expr;
 pub use model::Template;

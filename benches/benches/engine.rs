@@ -1,0 +1,77 @@
+//! Engine overhead: plan + apply of 10,000 and 100,000 resources on a zero-latency
+//! in-memory cloud, as time and peak heap per resource.
+//!
+//! Targets (issue: iac-core): ≤ 5 µs and ≤ 2 KiB per resource at 100,000.
+
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use iac_benches::{BENCH_TYPE, tree_template};
+use iac_core::engine::{Engine, RunOptions, StackInput};
+use iac_core::memory::{MemoryCloud, MemoryConfig};
+use iac_core::state::MemoryStateStore;
+use peak_alloc::PeakAlloc;
+
+#[global_allocator]
+static PEAK: PeakAlloc = PeakAlloc;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime")
+}
+
+/// One plan + apply of `input` on a fresh cloud and state; returns the time taken.
+fn plan_and_apply(rt: &tokio::runtime::Runtime, input: &StackInput) -> Duration {
+    let cloud = MemoryCloud::new(MemoryConfig {
+        enforce_references: false,
+        ..Default::default()
+    });
+    let engine = Engine::builder()
+        .provider(cloud.registry(&[BENCH_TYPE]))
+        .state(MemoryStateStore::new())
+        .concurrency(64)
+        .seed(1)
+        .build();
+    let start = Instant::now();
+    rt.block_on(async {
+        let plan = engine.plan(input).await.expect("plan");
+        assert_eq!(plan.resources.len(), input.template.resources.len());
+        engine
+            .apply(input, RunOptions::default())
+            .await
+            .expect("apply");
+    });
+    let took = start.elapsed();
+    assert_eq!(cloud.len(), input.template.resources.len());
+    took
+}
+
+fn engine_overhead(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("plan_and_apply");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    for n in [10_000usize, 100_000] {
+        let input = StackInput::new("bench", tree_template(n));
+        // Peak heap above what the template itself holds, once, outside the timing.
+        PEAK.reset_peak_usage();
+        let base = PEAK.current_usage();
+        let took = plan_and_apply(&rt, &input);
+        let peak = PEAK.peak_usage().saturating_sub(base);
+        println!(
+            "engine overhead at {n} resources: {:.2} µs and {} bytes of peak heap per resource (one run: {took:?})",
+            took.as_secs_f64() * 1e6 / n as f64,
+            peak / n
+        );
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &input, |b, input| {
+            b.iter_custom(|iters| (0..iters).map(|_| plan_and_apply(&rt, input)).sum());
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, engine_overhead);
+criterion_main!(benches);

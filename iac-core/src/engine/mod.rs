@@ -1,0 +1,496 @@
+//! The engine: plan, apply, destroy and resume a stack through registered providers.
+//!
+//! One coordinator drives a pure dependency queue ([`crate::graph::DepQueue`]): a resource
+//! starts as soon as its dependencies are done, bounded by a concurrency limit. A call holds
+//! a slot only while it is in flight; a resource waiting to become ready holds none, and all
+//! resources of one type that wait are polled together in batches. Retries, backoff with
+//! jitter, deadlines and an adaptive rate limit per endpoint are the engine's; handlers make
+//! single calls. Every transition is journaled before the call it describes, and reported as
+//! an [`Event`].
+
+pub mod events;
+pub mod plan;
+pub mod retry;
+mod run;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub use events::{Event, EventSender, STACK_TYPE, Status};
+pub use plan::{Action, Plan, Planned, PropertyDiff, ResourcePlan};
+pub use retry::{RateLimitOptions, RateLimiter, RetryPolicy, backoff};
+
+use crate::eval::EvalError;
+use crate::graph::GraphError;
+use crate::model::Template;
+use crate::params::ParamErrors;
+use crate::provider::{ErrorKind, PhysicalId, Registry};
+use crate::state::{StackState, StateError, StateStore};
+use crate::validate::ValidationErrors;
+
+/// What the engine does when a resource fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FailurePolicy {
+    /// Stop new work, let calls in flight finish, then delete what this apply created, in
+    /// reverse dependency order (ROS and CloudFormation). The default.
+    #[default]
+    Rollback,
+    /// Skip the failed resource's dependents and finish every independent branch
+    /// (Terraform).
+    KeepGoing,
+    /// Stop new work, let calls in flight finish, and leave everything as it is.
+    Stop,
+}
+
+/// How readiness is polled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollPolicy {
+    /// The shortest time between two polls of one resource.
+    pub min_interval: Duration,
+    /// The longest time between two polls of one resource.
+    pub max_interval: Duration,
+}
+
+impl Default for PollPolicy {
+    fn default() -> Self {
+        PollPolicy {
+            min_interval: Duration::from_millis(100),
+            max_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Settings of an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Calls in flight at once (waiting for readiness takes no slot).
+    pub concurrency: usize,
+    /// What a failure does.
+    pub failure_policy: FailurePolicy,
+    /// Retries of failed calls.
+    pub retry: RetryPolicy,
+    /// The adaptive rate limit of each endpoint.
+    pub rate_limit: RateLimitOptions,
+    /// How long one call may take before it counts as a transient failure.
+    pub call_timeout: Duration,
+    /// Readiness polling.
+    pub poll: PollPolicy,
+    /// Seed of the jitter's random source (`None`: from entropy).
+    pub seed: Option<u64>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            concurrency: 16,
+            failure_policy: FailurePolicy::Rollback,
+            retry: RetryPolicy::default(),
+            rate_limit: RateLimitOptions::default(),
+            call_timeout: Duration::from_secs(60),
+            poll: PollPolicy::default(),
+            seed: None,
+        }
+    }
+}
+
+/// Pseudo parameters a cloud crate supplies (`ALIYUN::Region`, `ALIYUN::StackName`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct PseudoParameters {
+    /// Fixed values by name.
+    pub values: IndexMap<String, Value>,
+    /// The name under which the stack's name is offered (`ALIYUN::StackName`).
+    pub stack_name: Option<String>,
+    /// Names that evaluate to "no value" and drop the property (`ALIYUN::NoValue`). Any
+    /// name ending in `::NoValue` already does.
+    pub no_value: Vec<String>,
+}
+
+impl PseudoParameters {
+    /// The values for one stack.
+    pub fn for_stack(&self, stack: &str) -> IndexMap<String, Value> {
+        let mut values = self.values.clone();
+        if let Some(key) = &self.stack_name {
+            values.insert(key.clone(), Value::String(stack.to_owned()));
+        }
+        values
+    }
+
+    /// Every name, for validation.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.values.keys().cloned().collect();
+        names.extend(self.stack_name.clone());
+        names.extend(self.no_value.iter().cloned());
+        names
+    }
+}
+
+/// A stack to plan or apply: a name, a template and the parameter values given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackInput {
+    /// The stack's name (also the key of its state).
+    pub name: String,
+    /// Its template.
+    pub template: Template,
+    /// Parameter values given by the caller (defaults fill the rest).
+    pub parameters: IndexMap<String, Value>,
+}
+
+impl StackInput {
+    /// A stack with no parameter values given.
+    pub fn new(name: impl Into<String>, template: Template) -> Self {
+        StackInput {
+            name: name.into(),
+            template,
+            parameters: IndexMap::new(),
+        }
+    }
+
+    /// Gives a parameter value (builder style).
+    pub fn with_parameter(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.parameters.insert(name.into(), value.into());
+        self
+    }
+}
+
+/// Where events go and how to stop an operation early.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Receives every event.
+    pub events: Option<EventSender>,
+    /// Cancelled: stop starting work, let calls in flight finish, save a consistent state.
+    pub cancel: Option<CancellationToken>,
+}
+
+impl RunOptions {
+    /// Sends events to `events` (builder style).
+    pub fn with_events(mut self, events: EventSender) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Stops when `cancel` is cancelled (builder style).
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+}
+
+/// A resource as an operation left it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSummary {
+    /// Its logical id.
+    pub logical_id: String,
+    /// Its type.
+    pub type_name: String,
+    /// Its object, if one exists.
+    pub physical_id: Option<PhysicalId>,
+    /// Its last status.
+    pub status: Status,
+}
+
+/// A resource that failed, and why (secrets redacted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceFailure {
+    /// Its logical id (or `Outputs.<name>` for an output).
+    pub logical_id: String,
+    /// The failed operation's status (`CREATE_FAILED`, ...).
+    pub status: Status,
+    /// What failed.
+    pub message: String,
+}
+
+/// What an apply, destroy or resume did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The stack.
+    pub stack: String,
+    /// The stack's final status (`CREATE_COMPLETE`, `ROLLBACK_COMPLETE`, ...).
+    pub status: Status,
+    /// Output values (secrets redacted as `***`).
+    pub outputs: IndexMap<String, Value>,
+    /// Every resource touched or kept, in dependency order.
+    pub resources: Vec<ResourceSummary>,
+    /// Resources that failed.
+    pub failures: Vec<ResourceFailure>,
+    /// Resources not attempted because a dependency failed.
+    pub skipped: Vec<String>,
+    /// Objects a failed rollback or destroy left in the cloud (`logical id: physical id`).
+    pub left_behind: Vec<String>,
+    /// True when the operation was cancelled before it finished.
+    pub cancelled: bool,
+}
+
+impl Report {
+    /// True when nothing failed and nothing was cancelled.
+    pub fn is_success(&self) -> bool {
+        self.failures.is_empty() && !self.cancelled && self.skipped.is_empty()
+    }
+}
+
+/// What can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The template is not valid (every problem listed).
+    #[error("template is not valid:\n{0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The template's dependency graph is broken.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// Parameter values break their declarations (every problem listed).
+    #[error("parameters are not valid:\n{0}")]
+    Parameters(#[from] ParamErrors),
+    /// A property or output could not be evaluated.
+    #[error(transparent)]
+    Evaluation(#[from] EvalError),
+    /// Conditions could not be resolved.
+    #[error("conditions are not valid:\n{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Conditions(Vec<EvalError>),
+    /// Reading or writing state failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// No state exists for the stack.
+    #[error("stack '{0}' has no state: nothing was applied under that name")]
+    UnknownStack(String),
+    /// No handler is registered for a type the state holds.
+    #[error("resource '{logical_id}' has type '{type_name}', which no registered provider serves")]
+    NoHandler {
+        /// The resource.
+        logical_id: String,
+        /// Its type.
+        type_name: String,
+    },
+    /// Resources failed; the report says which, and what was rolled back or left.
+    #[error("stack '{}' {}: {}", .0.stack, .0.status, summary(.0))]
+    Failed(Box<Report>),
+    /// The operation was cancelled; the state is consistent and `resume` finishes it.
+    #[error("stack '{}': cancelled; run the apply again to resume", .0.stack)]
+    Cancelled(Box<Report>),
+}
+
+fn summary(report: &Report) -> String {
+    let mut parts: Vec<String> = report
+        .failures
+        .iter()
+        .map(|f| format!("{} {}: {}", f.logical_id, f.status, f.message))
+        .collect();
+    if !report.skipped.is_empty() {
+        parts.push(format!("skipped: {}", report.skipped.join(", ")));
+    }
+    if !report.left_behind.is_empty() {
+        parts.push(format!("left behind: {}", report.left_behind.join(", ")));
+    }
+    parts.join("; ")
+}
+
+impl EngineError {
+    /// The kind of the failure, for callers that decide what to do from it.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            EngineError::Invalid(_)
+            | EngineError::Graph(_)
+            | EngineError::Parameters(_)
+            | EngineError::Evaluation(_)
+            | EngineError::Conditions(_)
+            | EngineError::UnknownStack(_)
+            | EngineError::NoHandler { .. } => ErrorKind::Invalid,
+            EngineError::State(StateError::Locked { .. }) => ErrorKind::Conflict,
+            EngineError::State(_) => ErrorKind::Permanent,
+            EngineError::Failed(_) => ErrorKind::Permanent,
+            EngineError::Cancelled(_) => ErrorKind::Transient,
+        }
+    }
+
+    /// The report of a failed or cancelled operation.
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            EngineError::Failed(r) | EngineError::Cancelled(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Builds an [`Engine`].
+#[derive(Default)]
+pub struct EngineBuilder {
+    registry: Registry,
+    store: Option<Arc<dyn StateStore>>,
+    options: EngineOptions,
+    pseudo: PseudoParameters,
+}
+
+impl EngineBuilder {
+    /// Adds every handler of a provider's registry.
+    pub fn provider(mut self, registry: Registry) -> Self {
+        self.registry.extend(registry);
+        self
+    }
+
+    /// Where states are kept (default: in memory).
+    pub fn state(mut self, store: impl StateStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Where states are kept, shared.
+    pub fn state_arc(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// All options at once.
+    pub fn options(mut self, options: EngineOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Calls in flight at once (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.options.concurrency = n.max(1);
+        self
+    }
+
+    /// What a failure does.
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.options.failure_policy = policy;
+        self
+    }
+
+    /// Seeds the jitter's random source (reproducible runs).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.options.seed = Some(seed);
+        self
+    }
+
+    /// The pseudo parameters of the cloud.
+    pub fn pseudo_parameters(mut self, pseudo: PseudoParameters) -> Self {
+        self.pseudo = pseudo;
+        self
+    }
+
+    /// The engine.
+    pub fn build(self) -> Engine {
+        Engine {
+            inner: Arc::new(EngineInner {
+                registry: self.registry,
+                store: self
+                    .store
+                    .unwrap_or_else(|| Arc::new(crate::state::MemoryStateStore::new())),
+                options: self.options,
+                pseudo: self.pseudo,
+            }),
+        }
+    }
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) registry: Registry,
+    pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) options: EngineOptions,
+    pub(crate) pseudo: PseudoParameters,
+}
+
+/// Plans, applies, destroys and resumes stacks. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("registry", &self.inner.registry)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Starts building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The engine's options.
+    pub fn options(&self) -> &EngineOptions {
+        &self.inner.options
+    }
+
+    /// The stack's recorded state.
+    pub async fn state(&self, stack: &str) -> Result<Option<StackState>, EngineError> {
+        Ok(self.inner.store.load(stack).await?)
+    }
+
+    /// What an apply of `input` would change. Reads state; changes nothing.
+    pub async fn plan(&self, input: &StackInput) -> Result<Plan, EngineError> {
+        let prepared = run::prepare(&self.inner, input)?;
+        let state = self
+            .inner
+            .store
+            .load(&input.name)
+            .await?
+            .unwrap_or_else(|| StackState::new(&input.name));
+        run::plan(&self.inner, &prepared, &state)
+    }
+
+    /// Makes the cloud match `input`, resuming whatever an interrupted earlier apply left
+    /// unfinished. Fails with [`EngineError::Failed`] (carrying the report) when a resource
+    /// failed, and [`EngineError::Cancelled`] when cancelled.
+    pub async fn apply(
+        &self,
+        input: &StackInput,
+        options: RunOptions,
+    ) -> Result<Report, EngineError> {
+        let prepared = run::prepare(&self.inner, input)?;
+        let _lock = self.inner.store.lock(&input.name, "apply").await?;
+        let state = self
+            .inner
+            .store
+            .load(&input.name)
+            .await?
+            .unwrap_or_else(|| StackState::new(&input.name));
+        run::apply(&self.inner, prepared, state, options).await
+    }
+
+    /// Finishes an interrupted apply of the template recorded in the state. Parameters must
+    /// be given again (secret values are never stored).
+    pub async fn resume(
+        &self,
+        stack: &str,
+        parameters: IndexMap<String, Value>,
+        options: RunOptions,
+    ) -> Result<Report, EngineError> {
+        let state = self
+            .inner
+            .store
+            .load(stack)
+            .await?
+            .ok_or_else(|| EngineError::UnknownStack(stack.to_owned()))?;
+        let template = state.template.clone().unwrap_or_default();
+        let input = StackInput {
+            name: stack.to_owned(),
+            template,
+            parameters,
+        };
+        self.apply(&input, options).await
+    }
+
+    /// Deletes every object of the stack in reverse dependency order (objects under
+    /// `DeletionPolicy: Retain` are forgotten instead), then removes its state.
+    pub async fn destroy(&self, stack: &str, options: RunOptions) -> Result<Report, EngineError> {
+        let _lock = self.inner.store.lock(stack, "destroy").await?;
+        let state = self
+            .inner
+            .store
+            .load(stack)
+            .await?
+            .ok_or_else(|| EngineError::UnknownStack(stack.to_owned()))?;
+        run::destroy(&self.inner, state, options).await
+    }
+}

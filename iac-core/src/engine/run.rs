@@ -1,0 +1,1912 @@
+//! The coordinator: one task that drives the dependency queue, the calls in flight, the
+//! readiness pollers and the timers, and never bails out mid-run.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use indexmap::IndexMap;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::events::{Event, STACK_TYPE, Status};
+use super::plan::{Action, Plan, PlannedValue, ResourcePlan, decide};
+use super::retry::{RateLimiter, backoff};
+use super::{
+    EngineError, EngineInner, FailurePolicy, Report, ResourceFailure, ResourceSummary, RunOptions,
+    StackInput,
+};
+use crate::eval::{EvalContext, Lookup, ResourceLookup, evaluate, resolve_conditions};
+use crate::graph::{DepGraph, DepQueue};
+use crate::model::{DeletionPolicy, ResourceSpec, Template};
+use crate::params::{ParamValues, resolve_parameters};
+use crate::provider::{
+    ClientToken, CreateRequest, Created, Deleted, ErrorKind, HandlerError, PhysicalId, PollTarget,
+    Properties, Readiness, ResourceHandler, Updated,
+};
+use crate::state::{
+    DeposedObject, JournalEntry, Operation, PendingOperation, ResourcePhase, ResourceState,
+    StackState,
+};
+use crate::validate::validate;
+
+/// A template checked and resolved against its parameters, ready to plan or apply.
+pub(crate) struct Prepared {
+    stack: Arc<str>,
+    template: Template,
+    params: ParamValues,
+    pseudo: IndexMap<String, Value>,
+    conditions: IndexMap<String, bool>,
+    /// Resources whose condition holds, in dependency order.
+    order: Vec<String>,
+    /// Their dependencies among themselves.
+    deps: HashMap<String, Vec<String>>,
+}
+
+pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepared, EngineError> {
+    let template = &input.template;
+    let pseudo_names = engine.pseudo.names();
+    let pseudo_refs: Vec<&str> = pseudo_names.iter().map(String::as_str).collect();
+    validate(
+        template,
+        &|t: &str| engine.registry.contains(t),
+        &pseudo_refs,
+    )?;
+    let params = resolve_parameters(&template.parameters, &input.parameters)?;
+    let pseudo = engine.pseudo.for_stack(&input.name);
+    let conditions = resolve_conditions(&template.conditions, &params, &pseudo, &template.mappings)
+        .map_err(EngineError::Conditions)?;
+    let graph = DepGraph::from_template(template)?;
+    let active = |id: &str| {
+        template.resources[id]
+            .condition
+            .as_ref()
+            .is_none_or(|c| conditions.get(c).copied().unwrap_or(false))
+    };
+    let order: Vec<String> = graph
+        .topological_order()
+        .into_iter()
+        .filter(|id| active(id))
+        .map(str::to_owned)
+        .collect();
+    let deps = order
+        .iter()
+        .map(|id| {
+            let d = graph
+                .dependencies(id)
+                .iter()
+                .filter(|d| active(d))
+                .map(|d| d.to_string())
+                .collect();
+            (id.clone(), d)
+        })
+        .collect();
+    Ok(Prepared {
+        stack: Arc::from(input.name.as_str()),
+        template: template.clone(),
+        params,
+        pseudo,
+        conditions,
+        order,
+        deps,
+    })
+}
+
+/// Resource values as the state knows them; ids in `unknown` are to be (re)created.
+struct StateLookup<'a> {
+    state: &'a StackState,
+    unknown: Option<&'a HashSet<String>>,
+}
+
+impl ResourceLookup for StateLookup<'_> {
+    fn physical_id(&self, logical_id: &str) -> Lookup {
+        if self.unknown.is_some_and(|u| u.contains(logical_id)) {
+            return Lookup::Unknown;
+        }
+        match self
+            .state
+            .resources
+            .get(logical_id)
+            .and_then(|r| r.physical_id.as_ref())
+        {
+            Some(id) => Lookup::Known(Value::String(id.0.clone())),
+            None if self.unknown.is_some() => Lookup::Unknown,
+            None => Lookup::Missing,
+        }
+    }
+
+    fn attribute(&self, logical_id: &str, attribute: &str) -> Lookup {
+        if self.unknown.is_some_and(|u| u.contains(logical_id)) {
+            return Lookup::Unknown;
+        }
+        match self.state.resources.get(logical_id) {
+            Some(r) => match r.attributes.get(attribute) {
+                Some(v) => Lookup::Known(v.clone()),
+                None if r.phase != ResourcePhase::Ready && self.unknown.is_some() => {
+                    Lookup::Unknown
+                }
+                None => Lookup::Missing,
+            },
+            None if self.unknown.is_some() => Lookup::Unknown,
+            None => Lookup::Missing,
+        }
+    }
+}
+
+/// Evaluates a resource's properties one by one: the clear values to send and the
+/// redacted values to compare and store.
+fn evaluate_resource(
+    prep: &Prepared,
+    lookup: &dyn ResourceLookup,
+    salt: &str,
+    id: &str,
+    spec: &ResourceSpec,
+) -> Result<(Properties, Vec<(String, PlannedValue)>), crate::eval::EvalError> {
+    let ctx = EvalContext {
+        parameters: &prep.params,
+        pseudo: &prep.pseudo,
+        mappings: &prep.template.mappings,
+        conditions: &prep.conditions,
+        resources: lookup,
+    };
+    let mut clear = Properties::new();
+    let mut planned = Vec::with_capacity(spec.properties.len());
+    for (name, expr) in &spec.properties {
+        let path = format!("Resources.{id}.Properties.{name}");
+        match evaluate(expr, &ctx, &path) {
+            Ok(Some(value)) => {
+                planned.push((
+                    name.clone(),
+                    PlannedValue::Known(prep.params.redact(&value, salt)),
+                ));
+                clear.insert(name.clone(), value);
+            }
+            Ok(None) => {}
+            Err(e) if e.is_unknown() => planned.push((name.clone(), PlannedValue::Unknown)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((clear, planned))
+}
+
+fn redacted_map(planned: &[(String, PlannedValue)]) -> Properties {
+    planned
+        .iter()
+        .filter_map(|(k, v)| match v {
+            PlannedValue::Known(v) => Some((k.clone(), v.clone())),
+            PlannedValue::Unknown => None,
+        })
+        .collect()
+}
+
+pub(crate) fn plan(
+    engine: &EngineInner,
+    prep: &Prepared,
+    state: &StackState,
+) -> Result<Plan, EngineError> {
+    let mut unknown = HashSet::new();
+    let mut resources = Vec::new();
+    for id in &prep.order {
+        let spec = &prep.template.resources[id];
+        let handler = handler_for(engine, id, &spec.type_name)?;
+        let lookup = StateLookup {
+            state,
+            unknown: Some(&unknown),
+        };
+        let (_, planned) = evaluate_resource(prep, &lookup, &state.secret_salt, id, spec)?;
+        let recorded = state.resources.get(id);
+        let (mut action, diffs, mut reason) =
+            decide(handler.schema(), &spec.type_name, recorded, &planned);
+        if action == Action::NoOp && recorded.is_some_and(|r| !r.deposed.is_empty()) {
+            action = Action::Resume;
+            reason = Some("an old object of a replacement is still to delete".into());
+        }
+        if matches!(action, Action::Create | Action::Replace | Action::Resume) {
+            unknown.insert(id.clone());
+        }
+        resources.push(ResourcePlan {
+            logical_id: id.clone(),
+            type_name: spec.type_name.clone(),
+            action,
+            physical_id: recorded.and_then(|r| r.physical_id.clone()),
+            diffs,
+            reason,
+        });
+    }
+    let active: HashSet<&str> = prep.order.iter().map(String::as_str).collect();
+    for (id, rec) in state
+        .resources
+        .iter()
+        .rev()
+        .filter(|(id, _)| !active.contains(id.as_str()))
+    {
+        let action = if rec.deletion_policy == DeletionPolicy::Retain {
+            Action::Forget
+        } else {
+            Action::Delete
+        };
+        resources.push(ResourcePlan {
+            logical_id: id.clone(),
+            type_name: rec.type_name.clone(),
+            action,
+            physical_id: rec.physical_id.clone(),
+            diffs: Vec::new(),
+            reason: Some("no longer in the template".into()),
+        });
+    }
+    Ok(Plan {
+        stack: prep.stack.to_string(),
+        resources,
+    })
+}
+
+fn handler_for<'a>(
+    engine: &'a EngineInner,
+    id: &str,
+    type_name: &str,
+) -> Result<&'a Arc<dyn ResourceHandler>, EngineError> {
+    engine
+        .registry
+        .get(type_name)
+        .ok_or_else(|| EngineError::NoHandler {
+            logical_id: id.to_owned(),
+            type_name: type_name.to_owned(),
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// The coordinator.
+
+#[derive(Debug, Clone, PartialEq)]
+enum DeleteTarget {
+    /// The resource's current object; `forget` removes the record afterwards.
+    Current { forget: bool },
+    /// An old object of a replacement.
+    Deposed(PhysicalId),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Create,
+    Update,
+    Delete(DeleteTarget),
+    /// Forget without deleting (`DeletionPolicy: Retain`).
+    Forget,
+    /// Wait for readiness after a create or an update.
+    AwaitReady,
+    /// Wait for the object to be gone after a delete.
+    AwaitGone(DeleteTarget),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Verb {
+    fn statuses(self) -> (Status, Status, Status) {
+        match self {
+            Verb::Create => (
+                Status::CreateInProgress,
+                Status::CreateComplete,
+                Status::CreateFailed,
+            ),
+            Verb::Update => (
+                Status::UpdateInProgress,
+                Status::UpdateComplete,
+                Status::UpdateFailed,
+            ),
+            Verb::Delete => (
+                Status::DeleteInProgress,
+                Status::DeleteComplete,
+                Status::DeleteFailed,
+            ),
+        }
+    }
+}
+
+struct Node {
+    id: Arc<str>,
+    type_name: Arc<str>,
+    handler: Arc<dyn ResourceHandler>,
+    endpoint: usize,
+    poller: usize,
+    steps: VecDeque<Step>,
+    verb: Verb,
+    /// Evaluated properties in clear, for a create or an update.
+    clear: Properties,
+    attempt: u32,
+    op_started: Instant,
+    slot_reserved: bool,
+    last_error: Option<ErrorKind>,
+    /// For a create-before-delete replacement: the old object was deposed by this run.
+    deposed_here: Option<PhysicalId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Job(usize),
+    Poll(usize),
+}
+
+struct Member {
+    started: Instant,
+    next_due: Instant,
+    deadline: Instant,
+    in_flight: bool,
+}
+
+struct Poller {
+    handler: Arc<dyn ResourceHandler>,
+    endpoint: usize,
+    members: HashMap<usize, Member>,
+    timer_at: Option<Instant>,
+}
+
+enum CallResult {
+    Create(Result<Created, HandlerError>),
+    Update(Result<Updated, HandlerError>),
+    Delete(Result<Deleted, HandlerError>),
+}
+
+enum Done {
+    Call {
+        node: usize,
+        result: CallResult,
+    },
+    Poll {
+        poller: usize,
+        nodes: Vec<usize>,
+        result: Result<Vec<Readiness>, HandlerError>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Forward,
+    Cleanup,
+    Rollback,
+    Destroy,
+}
+
+struct Runner<'a> {
+    engine: &'a EngineInner,
+    prep: Option<&'a Prepared>,
+    stack: Arc<str>,
+    state: StackState,
+    options: RunOptions,
+    phase: Phase,
+    nodes: Vec<Node>,
+    queue: DepQueue,
+    ready_jobs: VecDeque<usize>,
+    inflight: FuturesUnordered<BoxFuture<'static, Done>>,
+    inflight_calls: usize,
+    timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
+    timer_seq: u64,
+    job_timers: usize,
+    pollers: Vec<Poller>,
+    poller_index: HashMap<Arc<str>, usize>,
+    limiters: Vec<RateLimiter>,
+    endpoint_index: HashMap<String, usize>,
+    rng: StdRng,
+    journal: Vec<JournalEntry>,
+    halted: bool,
+    cancelled: bool,
+    /// Logical ids this run created an object for (rollback deletes them).
+    created: Vec<Arc<str>>,
+    statuses: HashMap<Arc<str>, Status>,
+    /// Logical ids the state held when the run started.
+    initial_ids: HashSet<String>,
+    failures: Vec<ResourceFailure>,
+    skipped: Vec<String>,
+    left_behind: Vec<String>,
+    phase_failed: bool,
+}
+
+impl<'a> Runner<'a> {
+    fn new(
+        engine: &'a EngineInner,
+        prep: Option<&'a Prepared>,
+        state: StackState,
+        options: RunOptions,
+    ) -> Self {
+        let rng = match engine.options.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
+        };
+        let initial_ids = state.resources.keys().cloned().collect();
+        Runner {
+            initial_ids,
+            engine,
+            prep,
+            stack: Arc::from(state.stack.as_str()),
+            state,
+            options,
+            phase: Phase::Forward,
+            nodes: Vec::new(),
+            queue: DepQueue::new(Vec::new()),
+            ready_jobs: VecDeque::new(),
+            inflight: FuturesUnordered::new(),
+            inflight_calls: 0,
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            job_timers: 0,
+            pollers: Vec::new(),
+            poller_index: HashMap::new(),
+            limiters: Vec::new(),
+            endpoint_index: HashMap::new(),
+            rng,
+            journal: Vec::new(),
+            halted: false,
+            cancelled: false,
+            created: Vec::new(),
+            statuses: HashMap::new(),
+            failures: Vec::new(),
+            skipped: Vec::new(),
+            left_behind: Vec::new(),
+            phase_failed: false,
+        }
+    }
+
+    // -- bookkeeping ----------------------------------------------------------------------
+
+    fn redact_text(&self, text: &str) -> String {
+        match self.prep {
+            Some(prep) => prep.params.redact_text(text),
+            None => text.to_owned(),
+        }
+    }
+
+    fn emit_raw(
+        &self,
+        logical_id: Arc<str>,
+        type_name: Arc<str>,
+        physical_id: Option<String>,
+        status: Status,
+        reason: Option<String>,
+    ) {
+        if let Some(tx) = &self.options.events {
+            let reason = reason.map(|r| self.redact_text(&r));
+            // A closed receiver only means nobody listens any more.
+            let _ = tx.send(Event {
+                time: Utc::now(),
+                stack: Arc::clone(&self.stack),
+                logical_id,
+                type_name,
+                physical_id,
+                status,
+                reason,
+            });
+        }
+    }
+
+    fn emit(&mut self, n: usize, status: Status, reason: Option<String>) {
+        let node = &self.nodes[n];
+        let physical_id = self
+            .state
+            .resources
+            .get(&*node.id)
+            .and_then(|r| r.physical_id.as_ref())
+            .map(|p| p.0.clone());
+        self.statuses.insert(Arc::clone(&node.id), status);
+        self.emit_raw(
+            Arc::clone(&node.id),
+            Arc::clone(&node.type_name),
+            physical_id,
+            status,
+            reason,
+        );
+    }
+
+    fn emit_stack(&self, status: Status, reason: Option<String>) {
+        self.emit_raw(
+            Arc::clone(&self.stack),
+            Arc::from(STACK_TYPE),
+            None,
+            status,
+            reason,
+        );
+    }
+
+    fn put(&mut self, id: &str) {
+        if let Some(rec) = self.state.resources.get(id) {
+            self.journal.push(JournalEntry::Put {
+                logical_id: id.to_owned(),
+                resource: rec.clone(),
+            });
+        }
+    }
+
+    fn forget(&mut self, id: &str) {
+        self.state.resources.shift_remove(id);
+        self.journal.push(JournalEntry::Remove {
+            logical_id: id.to_owned(),
+        });
+    }
+
+    async fn flush(&mut self) -> Result<(), EngineError> {
+        if !self.journal.is_empty() {
+            let entries = std::mem::take(&mut self.journal);
+            self.engine.store.append(&self.stack, &entries).await?;
+        }
+        Ok(())
+    }
+
+    fn endpoint(&mut self, key: &str) -> usize {
+        if let Some(&i) = self.endpoint_index.get(key) {
+            return i;
+        }
+        self.limiters
+            .push(RateLimiter::new(self.engine.options.rate_limit.clone()));
+        self.endpoint_index
+            .insert(key.to_owned(), self.limiters.len() - 1);
+        self.limiters.len() - 1
+    }
+
+    fn poller(
+        &mut self,
+        type_name: &Arc<str>,
+        handler: &Arc<dyn ResourceHandler>,
+        endpoint: usize,
+    ) -> usize {
+        if let Some(&i) = self.poller_index.get(type_name) {
+            return i;
+        }
+        self.pollers.push(Poller {
+            handler: Arc::clone(handler),
+            endpoint,
+            members: HashMap::new(),
+            timer_at: None,
+        });
+        self.poller_index
+            .insert(Arc::clone(type_name), self.pollers.len() - 1);
+        self.pollers.len() - 1
+    }
+
+    fn new_node(
+        &mut self,
+        id: &str,
+        type_name: &str,
+        steps: VecDeque<Step>,
+        verb: Verb,
+    ) -> Result<Node, EngineError> {
+        let handler = Arc::clone(handler_for(self.engine, id, type_name)?);
+        let endpoint = self.endpoint(handler.endpoint());
+        let type_name: Arc<str> = Arc::from(type_name);
+        let poller = self.poller(&type_name, &handler, endpoint);
+        Ok(Node {
+            id: Arc::from(id),
+            type_name,
+            handler,
+            endpoint,
+            poller,
+            steps,
+            verb,
+            clear: Properties::new(),
+            attempt: 0,
+            op_started: Instant::now(),
+            slot_reserved: false,
+            last_error: None,
+            deposed_here: None,
+        })
+    }
+
+    fn timer(&mut self, at: Instant, timer: Timer) {
+        self.timer_seq += 1;
+        if matches!(timer, Timer::Job(_)) {
+            self.job_timers += 1;
+        }
+        self.timers.push(Reverse((at, self.timer_seq, timer)));
+    }
+
+    fn record(&mut self, id: &str) -> &mut ResourceState {
+        self.state
+            .resources
+            .get_mut(id)
+            .expect("a node's record exists while the node runs")
+    }
+
+    // -- the loop -------------------------------------------------------------------------
+
+    fn idle(&self) -> bool {
+        self.inflight.is_empty()
+            && self.ready_jobs.is_empty()
+            && self.job_timers == 0
+            && self.pollers.iter().all(|p| p.members.is_empty())
+            && (self.halted || !self.queue.has_ready())
+    }
+
+    async fn run_phase(&mut self) -> Result<(), EngineError> {
+        let cancel = self.options.cancel.clone().unwrap_or_default();
+        loop {
+            self.fill()?;
+            self.flush().await?;
+            if self.idle() {
+                return Ok(());
+            }
+            let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled(), if !self.cancelled => self.cancel(),
+                Some(done) = self.inflight.next(), if !self.inflight.is_empty() => self.on_done(done),
+                _ = sleep_until_opt(next_timer), if next_timer.is_some() => self.on_timers(),
+            }
+        }
+    }
+
+    fn cancel(&mut self) {
+        self.cancelled = true;
+        self.halt();
+        self.ready_jobs.clear();
+        self.timers.clear();
+        self.job_timers = 0;
+    }
+
+    fn halt(&mut self) {
+        self.halted = true;
+        for poller in &mut self.pollers {
+            poller.members.clear();
+            poller.timer_at = None;
+        }
+    }
+
+    fn fill(&mut self) -> Result<(), EngineError> {
+        let limit = self.engine.options.concurrency.max(1);
+        while self.inflight_calls < limit {
+            let n = if let Some(n) = self.ready_jobs.pop_front() {
+                n
+            } else if self.halted {
+                break;
+            } else if let Some(n) = self.queue.pop_ready() {
+                if !self.start_node(n)? {
+                    continue;
+                }
+                n
+            } else {
+                break;
+            };
+            self.launch(n);
+        }
+        Ok(())
+    }
+
+    /// Decides what a node does now that its dependencies are done. False when it has
+    /// nothing to do (finished or failed at once).
+    fn start_node(&mut self, n: usize) -> Result<bool, EngineError> {
+        if self.phase != Phase::Forward {
+            return Ok(true);
+        }
+        let prep = self.prep.expect("the forward phase has a template");
+        let id = Arc::clone(&self.nodes[n].id);
+        let spec = &prep.template.resources[&*id];
+        let lookup = StateLookup {
+            state: &self.state,
+            unknown: None,
+        };
+        let evaluated = evaluate_resource(prep, &lookup, &self.state.secret_salt, &id, spec);
+        let (clear, planned) = match evaluated {
+            Ok(v) => v,
+            Err(e) => {
+                self.nodes[n].verb = if self.state.resources.contains_key(&*id) {
+                    Verb::Update
+                } else {
+                    Verb::Create
+                };
+                self.fail_node(n, e.to_string(), None);
+                return Ok(false);
+            }
+        };
+        let schema = self.nodes[n].handler.schema();
+        let recorded = self.state.resources.get(&*id);
+        let (action, _, _) = decide(schema, &spec.type_name, recorded, &planned);
+        let redacted = redacted_map(&planned);
+        let deps = prep.deps.get(&*id).cloned().unwrap_or_default();
+        let node = &mut self.nodes[n];
+        node.clear = clear;
+        let rec = self
+            .state
+            .resources
+            .entry(id.to_string())
+            .or_insert_with(|| ResourceState {
+                type_name: spec.type_name.clone(),
+                physical_id: None,
+                phase: ResourcePhase::Creating,
+                properties: Properties::new(),
+                attributes: Default::default(),
+                depends_on: Vec::new(),
+                generation: 0,
+                deletion_policy: spec.deletion_policy,
+                pending: None,
+                deposed: Vec::new(),
+                failure: None,
+            });
+        rec.depends_on = deps;
+        rec.deletion_policy = spec.deletion_policy;
+        let replace_order = node.handler.schema().replace_order;
+        node.verb = Verb::Create;
+        match action {
+            Action::NoOp => {
+                node.steps.clear();
+            }
+            Action::Create => {
+                rec.type_name = spec.type_name.clone();
+                rec.properties = redacted;
+                node.steps = VecDeque::from([Step::Create]);
+            }
+            Action::Update => {
+                node.verb = Verb::Update;
+                node.steps = VecDeque::from([Step::Update]);
+            }
+            Action::Resume => {
+                let pending_create = rec
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.operation == Operation::Create);
+                node.verb = if rec.phase == ResourcePhase::Updating {
+                    Verb::Update
+                } else {
+                    Verb::Create
+                };
+                node.steps = if pending_create || rec.physical_id.is_none() {
+                    VecDeque::from([Step::Create])
+                } else {
+                    VecDeque::from([Step::AwaitReady])
+                };
+            }
+            Action::Replace => match replace_order {
+                crate::provider::ReplaceOrder::DeleteBeforeCreate => {
+                    node.steps = VecDeque::from([
+                        Step::Delete(DeleteTarget::Current { forget: false }),
+                        Step::Create,
+                    ]);
+                }
+                _ => {
+                    if let Some(old) = rec.physical_id.take() {
+                        rec.deposed.push(DeposedObject {
+                            physical_id: old.clone(),
+                            properties: rec.properties.clone(),
+                        });
+                        node.deposed_here = Some(old);
+                    }
+                    rec.type_name = spec.type_name.clone();
+                    rec.properties = redacted;
+                    rec.attributes.clear();
+                    rec.pending = None;
+                    node.steps = VecDeque::from([Step::Create]);
+                }
+            },
+            Action::Delete | Action::Forget => {
+                unreachable!("decide never deletes a resource of the template")
+            }
+        }
+        if action == Action::Replace
+            && replace_order != crate::provider::ReplaceOrder::DeleteBeforeCreate
+        {
+            self.put(&id);
+        }
+        if self.nodes[n].steps.is_empty() {
+            if !self.state.resources[&*id].deposed.is_empty() {
+                // Nothing to change, but an old object still waits for the cleanup phase.
+            }
+            self.queue.finish(n);
+            return Ok(false);
+        }
+        self.nodes[n].op_started = Instant::now();
+        self.nodes[n].attempt = 0;
+        let (in_progress, _, _) = self.nodes[n].verb.statuses();
+        let reason = match action {
+            Action::Replace => Some("replacing".to_owned()),
+            Action::Resume => Some("resuming an unfinished operation".to_owned()),
+            _ => None,
+        };
+        self.emit(n, in_progress, reason);
+        Ok(true)
+    }
+
+    /// Starts the node's next step (or schedules it for its rate-limit slot).
+    fn launch(&mut self, n: usize) {
+        let Some(step) = self.nodes[n].steps.front().cloned() else {
+            self.complete_node(n);
+            return;
+        };
+        match step {
+            Step::AwaitReady | Step::AwaitGone(_) => {
+                self.await_readiness(n);
+                return;
+            }
+            Step::Forget => {
+                let id = Arc::clone(&self.nodes[n].id);
+                self.forget(&id);
+                self.emit(
+                    n,
+                    Status::DeleteSkipped,
+                    Some("DeletionPolicy is Retain: the object stays".into()),
+                );
+                self.nodes[n].steps.pop_front();
+                self.complete_step(n);
+                return;
+            }
+            _ => {}
+        }
+        let now = Instant::now();
+        let node = &mut self.nodes[n];
+        if !node.slot_reserved {
+            let at = self.limiters[node.endpoint].reserve(now);
+            if at > now {
+                node.slot_reserved = true;
+                self.timer(at, Timer::Job(n));
+                return;
+            }
+        }
+        node.slot_reserved = false;
+        let id = Arc::clone(&node.id);
+        let handler = Arc::clone(&node.handler);
+        let timeout = self.engine.options.call_timeout;
+        let future: BoxFuture<'static, Done> = match step {
+            Step::Create => {
+                let stack = Arc::clone(&self.stack);
+                let rec = self.state.resources.get_mut(&*id).expect("record exists");
+                let token = match &rec.pending {
+                    Some(PendingOperation {
+                        operation: Operation::Create,
+                        client_token: Some(t),
+                        ..
+                    }) => t.clone(),
+                    _ => {
+                        rec.generation += 1;
+                        let token = ClientToken::derive(&stack, &id, rec.generation);
+                        rec.pending = Some(PendingOperation {
+                            operation: Operation::Create,
+                            client_token: Some(token.clone()),
+                            started: Utc::now(),
+                        });
+                        token
+                    }
+                };
+                rec.phase = ResourcePhase::Creating;
+                rec.failure = None;
+                let props = if self.phase == Phase::Forward {
+                    self.nodes[n].clear.clone()
+                } else {
+                    rec.properties.clone()
+                };
+                self.put(&id);
+                Box::pin(async move {
+                    let request = CreateRequest {
+                        stack: &stack,
+                        logical_id: &id,
+                        properties: &props,
+                        client_token: &token,
+                    };
+                    let result = with_timeout(timeout, handler.create(request)).await;
+                    Done::Call {
+                        node: n,
+                        result: CallResult::Create(result),
+                    }
+                })
+            }
+            Step::Update => {
+                let rec = self.state.resources.get_mut(&*id).expect("record exists");
+                rec.pending = Some(PendingOperation {
+                    operation: Operation::Update,
+                    client_token: None,
+                    started: Utc::now(),
+                });
+                rec.phase = ResourcePhase::Updating;
+                let old = rec.properties.clone();
+                let new = self.nodes[n].clear.clone();
+                let physical_id = rec.physical_id.clone().expect("an update has an object");
+                self.put(&id);
+                Box::pin(async move {
+                    let result =
+                        with_timeout(timeout, handler.update(&physical_id, &old, &new)).await;
+                    Done::Call {
+                        node: n,
+                        result: CallResult::Update(result),
+                    }
+                })
+            }
+            Step::Delete(target) => {
+                let rec = self.state.resources.get_mut(&*id).expect("record exists");
+                let (physical_id, props) = match &target {
+                    DeleteTarget::Current { .. } => {
+                        rec.pending = Some(PendingOperation {
+                            operation: Operation::Delete,
+                            client_token: None,
+                            started: Utc::now(),
+                        });
+                        rec.phase = ResourcePhase::Deleting;
+                        (rec.physical_id.clone(), rec.properties.clone())
+                    }
+                    DeleteTarget::Deposed(pid) => {
+                        let props = rec
+                            .deposed
+                            .iter()
+                            .find(|d| &d.physical_id == pid)
+                            .map(|d| d.properties.clone());
+                        (Some(pid.clone()), props.unwrap_or_default())
+                    }
+                };
+                let Some(physical_id) = physical_id else {
+                    // Nothing was ever created: nothing to delete.
+                    self.nodes[n].steps.pop_front();
+                    self.after_delete(n, &target);
+                    return;
+                };
+                self.put(&id);
+                Box::pin(async move {
+                    let result = with_timeout(timeout, handler.delete(&physical_id, &props)).await;
+                    Done::Call {
+                        node: n,
+                        result: CallResult::Delete(result),
+                    }
+                })
+            }
+            Step::AwaitReady | Step::AwaitGone(_) | Step::Forget => unreachable!("handled above"),
+        };
+        self.inflight.push(future);
+        self.inflight_calls += 1;
+    }
+
+    fn await_readiness(&mut self, n: usize) {
+        let now = Instant::now();
+        let node = &self.nodes[n];
+        let schema = node.handler.schema();
+        let poll = &self.engine.options.poll;
+        let first = schema.readiness_hint.max(poll.min_interval);
+        let deadline = now + schema.ready_timeout;
+        let p = node.poller;
+        self.pollers[p].members.insert(
+            n,
+            Member {
+                started: now,
+                next_due: now + first,
+                deadline,
+                in_flight: false,
+            },
+        );
+        self.reschedule_poller(p);
+    }
+
+    fn reschedule_poller(&mut self, p: usize) {
+        let next = self.pollers[p]
+            .members
+            .values()
+            .filter(|m| !m.in_flight)
+            .map(|m| m.next_due)
+            .min();
+        if let Some(at) = next {
+            if self.pollers[p].timer_at.is_none_or(|t| t != at) {
+                self.pollers[p].timer_at = Some(at);
+                self.timer(at, Timer::Poll(p));
+            }
+        } else {
+            self.pollers[p].timer_at = None;
+        }
+    }
+
+    fn on_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Job(n) => {
+                    self.job_timers -= 1;
+                    self.ready_jobs.push_back(n);
+                }
+                Timer::Poll(p) => {
+                    if self.pollers[p].timer_at == Some(at) {
+                        self.pollers[p].timer_at = None;
+                        self.poll_round(p, now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn poll_round(&mut self, p: usize, now: Instant) {
+        let limiter = self.pollers[p].endpoint;
+        let earliest = self.limiters[limiter].earliest(now);
+        if earliest > now {
+            self.pollers[p].timer_at = Some(earliest);
+            self.timer(earliest, Timer::Poll(p));
+            return;
+        }
+        let poller = &mut self.pollers[p];
+        let mut candidates: Vec<(Instant, usize)> = poller
+            .members
+            .iter()
+            .filter(|(_, m)| !m.in_flight)
+            .map(|(n, m)| (m.next_due, *n))
+            .collect();
+        candidates.sort_unstable();
+        let due = candidates.iter().take_while(|(at, _)| *at <= now).count();
+        if due == 0 {
+            self.reschedule_poller(p);
+            return;
+        }
+        let batch = poller.handler.poll_batch_size().max(1);
+        let calls = due.div_ceil(batch);
+        let chosen: Vec<usize> = candidates
+            .into_iter()
+            .take(calls * batch)
+            .map(|(_, n)| n)
+            .collect();
+        for chunk in chosen.chunks(batch) {
+            self.limiters[limiter].reserve(now);
+            let mut targets = Vec::with_capacity(chunk.len());
+            for &n in chunk {
+                self.pollers[p]
+                    .members
+                    .get_mut(&n)
+                    .expect("chosen from members")
+                    .in_flight = true;
+                let rec = &self.state.resources[&*self.nodes[n].id];
+                let physical_id = match self.nodes[n].steps.front() {
+                    Some(Step::AwaitGone(DeleteTarget::Deposed(pid))) => pid.clone(),
+                    _ => rec
+                        .physical_id
+                        .clone()
+                        .expect("a polled resource has an object"),
+                };
+                targets.push((physical_id, rec.properties.clone()));
+            }
+            let handler = Arc::clone(&self.pollers[p].handler);
+            let nodes = chunk.to_vec();
+            let timeout = self.engine.options.call_timeout;
+            self.inflight.push(Box::pin(async move {
+                let refs: Vec<PollTarget<'_>> = targets
+                    .iter()
+                    .map(|(id, props)| PollTarget {
+                        physical_id: id,
+                        properties: props,
+                    })
+                    .collect();
+                let result = with_timeout(timeout, handler.poll(&refs)).await;
+                Done::Poll {
+                    poller: p,
+                    nodes,
+                    result,
+                }
+            }));
+        }
+        self.reschedule_poller(p);
+    }
+
+    fn on_done(&mut self, done: Done) {
+        match done {
+            Done::Call { node, result } => {
+                self.inflight_calls -= 1;
+                self.on_call(node, result);
+            }
+            Done::Poll {
+                poller,
+                nodes,
+                result,
+            } => self.on_poll(poller, nodes, result),
+        }
+    }
+
+    fn on_call(&mut self, n: usize, result: CallResult) {
+        let endpoint = self.nodes[n].endpoint;
+        let id = Arc::clone(&self.nodes[n].id);
+        let err = match result {
+            CallResult::Create(Ok(created)) => {
+                self.limiters[endpoint].on_success();
+                let rec = self.record(&id);
+                rec.physical_id = Some(created.physical_id);
+                rec.pending = None;
+                self.created.push(Arc::clone(&id));
+                self.nodes[n].steps.pop_front();
+                self.on_readiness(n, created.readiness, true);
+                return;
+            }
+            CallResult::Update(Ok(updated)) => {
+                self.limiters[endpoint].on_success();
+                let clear = std::mem::take(&mut self.nodes[n].clear);
+                let redacted = match self.prep {
+                    Some(prep) => {
+                        let salt = self.state.secret_salt.clone();
+                        match prep.params.redact(&Value::Object(clear.clone()), &salt) {
+                            Value::Object(map) => map,
+                            _ => Properties::new(),
+                        }
+                    }
+                    None => clear.clone(),
+                };
+                self.nodes[n].clear = clear;
+                let rec = self.record(&id);
+                rec.properties = redacted;
+                rec.pending = None;
+                self.nodes[n].steps.pop_front();
+                self.on_readiness(n, updated.readiness, true);
+                return;
+            }
+            CallResult::Delete(Ok(deleted)) => {
+                self.limiters[endpoint].on_success();
+                let Some(Step::Delete(target)) = self.nodes[n].steps.pop_front() else {
+                    unreachable!("a delete result answers a delete step")
+                };
+                match deleted {
+                    Deleted::Done => self.after_delete(n, &target),
+                    _ => {
+                        self.nodes[n].steps.push_front(Step::AwaitGone(target));
+                        self.await_readiness(n);
+                    }
+                }
+                return;
+            }
+            CallResult::Delete(Err(e)) if e.kind == ErrorKind::NotFound => {
+                let Some(Step::Delete(target)) = self.nodes[n].steps.pop_front() else {
+                    unreachable!("a delete result answers a delete step")
+                };
+                self.after_delete(n, &target);
+                return;
+            }
+            CallResult::Create(Err(e))
+            | CallResult::Update(Err(e))
+            | CallResult::Delete(Err(e)) => e,
+        };
+        self.retry_or_fail(n, err);
+    }
+
+    fn retry_or_fail(&mut self, n: usize, err: HandlerError) {
+        let now = Instant::now();
+        let retry = &self.engine.options.retry;
+        let node = &mut self.nodes[n];
+        node.last_error = Some(err.kind);
+        let past_deadline =
+            now.saturating_duration_since(node.op_started) >= retry.operation_deadline;
+        let attempts_left = match err.kind {
+            ErrorKind::Transient => node.attempt + 1 < retry.max_transient_attempts,
+            _ => true,
+        };
+        if err.kind.is_retryable() && attempts_left && !past_deadline && !self.cancelled {
+            let delay = match err.kind {
+                ErrorKind::Throttled { retry_after } => {
+                    self.limiters[node.endpoint].on_throttled(now, retry_after);
+                    let jitter = backoff(node.attempt, retry.base, retry.cap, self.rng.r#gen());
+                    retry_after.unwrap_or_default().max(jitter)
+                }
+                _ => backoff(node.attempt, retry.base, retry.cap, self.rng.r#gen()),
+            };
+            node.attempt += 1;
+            tracing::debug!(resource = %node.id, kind = err.kind.name(), attempt = node.attempt, ?delay, "retrying");
+            self.timer(now + delay, Timer::Job(n));
+            return;
+        }
+        let message = if past_deadline {
+            format!(
+                "{} (gave up after {:?})",
+                err.message, retry.operation_deadline
+            )
+        } else if err.kind.is_retryable() {
+            format!(
+                "{} (gave up after {} attempts)",
+                err.message,
+                node.attempt + 1
+            )
+        } else {
+            err.message.clone()
+        };
+        self.fail_node(n, message, Some(err.kind));
+    }
+
+    fn on_poll(
+        &mut self,
+        p: usize,
+        nodes: Vec<usize>,
+        result: Result<Vec<Readiness>, HandlerError>,
+    ) {
+        let now = Instant::now();
+        let endpoint = self.pollers[p].endpoint;
+        match result {
+            Ok(readiness) => {
+                self.limiters[endpoint].on_success();
+                let poll = self.engine.options.poll.clone();
+                for (n, r) in nodes.into_iter().zip(readiness) {
+                    let Some(member) = self.pollers[p].members.get_mut(&n) else {
+                        continue;
+                    };
+                    member.in_flight = false;
+                    let was_due = member.next_due <= now;
+                    let pending = matches!(r, Readiness::Pending { .. })
+                        || (matches!(r, Readiness::Ready(_))
+                            && matches!(self.nodes[n].steps.front(), Some(Step::AwaitGone(_))));
+                    if pending {
+                        if now >= member.deadline {
+                            self.pollers[p].members.remove(&n);
+                            let timeout = self.nodes[n].handler.schema().ready_timeout;
+                            self.fail_node(
+                                n,
+                                format!("not ready after {timeout:?}"),
+                                Some(ErrorKind::Permanent),
+                            );
+                            continue;
+                        }
+                        if was_due {
+                            let elapsed = now.saturating_duration_since(member.started);
+                            let interval =
+                                (elapsed / 4).clamp(poll.min_interval, poll.max_interval);
+                            member.next_due = now + interval;
+                        }
+                        continue;
+                    }
+                    self.pollers[p].members.remove(&n);
+                    self.nodes[n].steps.pop_front();
+                    self.on_readiness(n, r, false);
+                }
+            }
+            Err(err) => {
+                let kind = err.kind;
+                if let ErrorKind::Throttled { retry_after } = kind {
+                    self.limiters[endpoint].on_throttled(now, retry_after);
+                }
+                let delay = backoff(
+                    1,
+                    self.engine.options.retry.base,
+                    self.engine.options.retry.cap,
+                    self.rng.r#gen(),
+                );
+                for n in nodes {
+                    if kind.is_retryable() {
+                        if let Some(m) = self.pollers[p].members.get_mut(&n) {
+                            m.in_flight = false;
+                            m.next_due = now + delay;
+                        }
+                    } else if self.pollers[p].members.remove(&n).is_some() {
+                        self.fail_node(
+                            n,
+                            format!("reading readiness failed: {}", err.message),
+                            Some(kind),
+                        );
+                    }
+                }
+            }
+        }
+        self.reschedule_poller(p);
+    }
+
+    /// Handles the readiness a create, an update or a poll reported. The step that produced
+    /// it has been popped already.
+    fn on_readiness(&mut self, n: usize, readiness: Readiness, from_call: bool) {
+        let id = Arc::clone(&self.nodes[n].id);
+        match readiness {
+            Readiness::Ready(attributes) => {
+                let rec = self.record(&id);
+                rec.attributes = attributes;
+                rec.phase = ResourcePhase::Ready;
+                self.put(&id);
+                self.complete_step(n);
+            }
+            Readiness::Pending { .. } if from_call => {
+                self.put(&id);
+                self.nodes[n].steps.push_front(Step::AwaitReady);
+                self.await_readiness(n);
+            }
+            Readiness::Pending { .. } => unreachable!("pollers keep pending members"),
+            Readiness::Failed { reason } => {
+                self.put(&id);
+                self.fail_node(n, reason, Some(ErrorKind::Permanent));
+            }
+            Readiness::Gone => {
+                if from_call {
+                    self.put(&id);
+                }
+                self.fail_node(
+                    n,
+                    "the object disappeared before it was ready".into(),
+                    Some(ErrorKind::NotFound),
+                );
+            }
+        }
+    }
+
+    fn after_delete(&mut self, n: usize, target: &DeleteTarget) {
+        let id = Arc::clone(&self.nodes[n].id);
+        match target {
+            DeleteTarget::Current { forget: true } => self.forget(&id),
+            DeleteTarget::Current { forget: false } => {
+                let rec = self.record(&id);
+                rec.physical_id = None;
+                rec.pending = None;
+                rec.attributes.clear();
+                self.put(&id);
+            }
+            DeleteTarget::Deposed(pid) => {
+                if let Some(rec) = self.state.resources.get_mut(&*id) {
+                    rec.deposed.retain(|d| &d.physical_id != pid);
+                    self.put(&id);
+                }
+            }
+        }
+        self.complete_step(n);
+    }
+
+    fn complete_step(&mut self, n: usize) {
+        self.nodes[n].attempt = 0;
+        self.nodes[n].op_started = Instant::now();
+        if self.nodes[n].steps.is_empty() {
+            self.complete_node(n);
+        } else {
+            self.ready_jobs.push_back(n);
+        }
+    }
+
+    fn complete_node(&mut self, n: usize) {
+        let (_, complete, _) = self.nodes[n].verb.statuses();
+        self.emit(n, complete, None);
+        self.queue.finish(n);
+    }
+
+    fn fail_node(&mut self, n: usize, message: String, kind: Option<ErrorKind>) {
+        let message = self.redact_text(&message);
+        let id = Arc::clone(&self.nodes[n].id);
+        let (_, _, failed) = self.nodes[n].verb.statuses();
+        if let Some(rec) = self.state.resources.get_mut(&*id) {
+            // A create that may have happened keeps its token, so that the next apply finds
+            // the object instead of making a second one.
+            let keep_pending = kind.is_some_and(|k| k.is_retryable())
+                && rec
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.operation == Operation::Create);
+            if !keep_pending {
+                rec.pending = None;
+            }
+            rec.failure = Some(message.clone());
+            if rec.physical_id.is_some() || self.phase != Phase::Forward {
+                rec.phase = ResourcePhase::Failed;
+            }
+            self.put(&id);
+        }
+        self.nodes[n].steps.clear();
+        self.emit(n, failed, Some(message.clone()));
+        self.failures.push(ResourceFailure {
+            logical_id: id.to_string(),
+            status: failed,
+            message,
+        });
+        self.phase_failed = true;
+        let keep_going = self.phase != Phase::Forward
+            || self.engine.options.failure_policy == FailurePolicy::KeepGoing;
+        if keep_going {
+            if self.phase != Phase::Forward {
+                self.note_left_behind(&id);
+            }
+            for skipped in self.queue.fail(n) {
+                let skipped_id = self.nodes[skipped].id.to_string();
+                if self.phase == Phase::Forward {
+                    let reason = format!("not created: it depends on '{id}', which failed");
+                    self.emit(skipped, Status::CreateSkipped, Some(reason));
+                    self.skipped.push(skipped_id);
+                } else {
+                    self.emit(
+                        skipped,
+                        Status::DeleteSkipped,
+                        Some(format!("kept: '{id}' could not be deleted")),
+                    );
+                    self.note_left_behind(&skipped_id);
+                }
+            }
+        } else {
+            self.halt();
+        }
+    }
+
+    fn note_left_behind(&mut self, id: &str) {
+        if let Some(rec) = self.state.resources.get(id) {
+            let mut ids: Vec<String> = rec.physical_id.iter().map(|p| p.0.clone()).collect();
+            ids.extend(rec.deposed.iter().map(|d| d.physical_id.0.clone()));
+            let what = if ids.is_empty() {
+                "(unknown object)".to_owned()
+            } else {
+                ids.join(", ")
+            };
+            self.left_behind.push(format!("{id}: {what}"));
+        }
+    }
+
+    // -- phases ---------------------------------------------------------------------------
+
+    fn install(
+        &mut self,
+        phase: Phase,
+        nodes: Vec<Node>,
+        deps: Vec<Vec<usize>>,
+        priority: Option<Vec<u64>>,
+    ) {
+        self.phase = phase;
+        self.nodes = nodes;
+        self.queue = match priority {
+            Some(p) => DepQueue::with_priority(deps, p),
+            None => DepQueue::new(deps),
+        };
+        self.halted = self.cancelled;
+        self.phase_failed = false;
+    }
+
+    fn forward_nodes(
+        &mut self,
+        prep: &Prepared,
+    ) -> Result<(Vec<Node>, Vec<Vec<usize>>, Vec<u64>), EngineError> {
+        let index: HashMap<&str, usize> = prep
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        let mut nodes = Vec::with_capacity(prep.order.len());
+        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(prep.order.len());
+        for id in &prep.order {
+            let spec = &prep.template.resources[id];
+            nodes.push(self.new_node(id, &spec.type_name, VecDeque::new(), Verb::Create)?);
+            deps.push(
+                prep.deps
+                    .get(id)
+                    .map(|d| {
+                        d.iter()
+                            .filter_map(|d| index.get(d.as_str()).copied())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        // Priority: the longest chain of work still behind a node (critical path first).
+        let cost: Vec<u64> = nodes
+            .iter()
+            .map(|n| n.handler.schema().readiness_hint.as_millis() as u64 + 1)
+            .collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+        for (i, d) in deps.iter().enumerate() {
+            for &j in d {
+                dependents[j].push(i);
+            }
+        }
+        let mut priority = vec![0u64; nodes.len()];
+        for i in (0..nodes.len()).rev() {
+            let tail = dependents[i]
+                .iter()
+                .map(|&j| priority[j])
+                .max()
+                .unwrap_or(0);
+            priority[i] = cost[i] + tail;
+        }
+        Ok((nodes, deps, priority))
+    }
+
+    /// Nodes that delete `ids` (and deposed objects of `deposed_of`), each after every
+    /// resource among them that depends on it.
+    fn delete_nodes(
+        &mut self,
+        ids: &[String],
+        deposed_of: &[String],
+    ) -> Result<(Vec<Node>, Vec<Vec<usize>>), EngineError> {
+        let mut nodes = Vec::new();
+        let mut owners = Vec::new();
+        for id in ids {
+            let rec = &self.state.resources[id];
+            let mut steps = VecDeque::new();
+            for d in &rec.deposed {
+                steps.push_back(Step::Delete(DeleteTarget::Deposed(d.physical_id.clone())));
+            }
+            if rec.deletion_policy == DeletionPolicy::Retain {
+                steps.push_back(Step::Forget);
+            } else {
+                if rec.physical_id.is_none()
+                    && rec.pending.as_ref().is_some_and(|p| {
+                        p.client_token.is_some() && p.operation == Operation::Create
+                    })
+                {
+                    // A create may have happened without its answer: send it again with the
+                    // same token to learn the object, then delete it.
+                    steps.push_back(Step::Create);
+                }
+                steps.push_back(Step::Delete(DeleteTarget::Current { forget: true }));
+            }
+            let type_name = rec.type_name.clone();
+            nodes.push(self.new_node(id, &type_name, steps, Verb::Delete)?);
+            owners.push(id.clone());
+        }
+        for id in deposed_of {
+            let rec = &self.state.resources[id];
+            let steps: VecDeque<Step> = rec
+                .deposed
+                .iter()
+                .map(|d| Step::Delete(DeleteTarget::Deposed(d.physical_id.clone())))
+                .collect();
+            if steps.is_empty() {
+                continue;
+            }
+            let type_name = rec.type_name.clone();
+            nodes.push(self.new_node(id, &type_name, steps, Verb::Delete)?);
+            owners.push(id.clone());
+        }
+        let position: HashMap<&str, Vec<usize>> =
+            owners
+                .iter()
+                .enumerate()
+                .fold(HashMap::new(), |mut m, (i, id)| {
+                    m.entry(id.as_str()).or_default().push(i);
+                    m
+                });
+        let mut deps: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+        for (i, id) in owners.iter().enumerate() {
+            // `id` depends on each of its recorded dependencies: they wait for it.
+            for dependency in &self.state.resources[id].depends_on {
+                for &j in position.get(dependency.as_str()).into_iter().flatten() {
+                    if j != i {
+                        deps[j].push(i);
+                    }
+                }
+            }
+        }
+        Ok((nodes, deps))
+    }
+
+    fn report(&self, status: Status, outputs: IndexMap<String, Value>) -> Report {
+        let mut resources: Vec<ResourceSummary> = self
+            .state
+            .resources
+            .iter()
+            .map(|(id, rec)| ResourceSummary {
+                logical_id: id.clone(),
+                type_name: rec.type_name.clone(),
+                physical_id: rec.physical_id.clone(),
+                status: self
+                    .statuses
+                    .get(id.as_str())
+                    .copied()
+                    .unwrap_or(match rec.phase {
+                        ResourcePhase::Ready => Status::CreateComplete,
+                        ResourcePhase::Failed => Status::CreateFailed,
+                        _ => Status::CreateInProgress,
+                    }),
+            })
+            .collect();
+        for (id, status) in &self.statuses {
+            if !self.state.resources.contains_key(&**id) && *status == Status::DeleteComplete {
+                let type_name = self
+                    .nodes
+                    .iter()
+                    .find(|n| n.id == *id)
+                    .map(|n| n.type_name.to_string())
+                    .unwrap_or_default();
+                resources.push(ResourceSummary {
+                    logical_id: id.to_string(),
+                    type_name,
+                    physical_id: None,
+                    status: *status,
+                });
+            }
+        }
+        Report {
+            stack: self.stack.to_string(),
+            status,
+            outputs,
+            resources,
+            failures: self.failures.clone(),
+            skipped: self.skipped.clone(),
+            left_behind: self.left_behind.clone(),
+            cancelled: self.cancelled,
+        }
+    }
+
+    fn outputs(&mut self, prep: &Prepared) -> IndexMap<String, Value> {
+        let mut outputs = IndexMap::new();
+        let lookup = StateLookup {
+            state: &self.state,
+            unknown: None,
+        };
+        let ctx = EvalContext {
+            parameters: &prep.params,
+            pseudo: &prep.pseudo,
+            mappings: &prep.template.mappings,
+            conditions: &prep.conditions,
+            resources: &lookup,
+        };
+        let mut failures = Vec::new();
+        for (name, output) in &prep.template.outputs {
+            if output
+                .condition
+                .as_ref()
+                .is_some_and(|c| !prep.conditions.get(c).copied().unwrap_or(false))
+            {
+                continue;
+            }
+            match evaluate(&output.value, &ctx, &format!("Outputs.{name}.Value")) {
+                Ok(Some(v)) => {
+                    outputs.insert(name.clone(), v);
+                }
+                Ok(None) => {}
+                Err(e) => failures.push(ResourceFailure {
+                    logical_id: format!("Outputs.{name}"),
+                    status: Status::CreateFailed,
+                    message: prep.params.redact_text(&e.to_string()),
+                }),
+            }
+        }
+        self.failures.extend(failures);
+        outputs
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn with_timeout<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<T, HandlerError>>,
+) -> Result<T, HandlerError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(HandlerError::transient(format!(
+            "no answer within {limit:?}"
+        ))),
+    }
+}
+
+pub(crate) async fn apply(
+    engine: &EngineInner,
+    prep: Prepared,
+    state: StackState,
+    options: RunOptions,
+) -> Result<Report, EngineError> {
+    let existed = !state.resources.is_empty();
+    let mut runner = Runner::new(engine, Some(&prep), state, options);
+    runner.state.template = Some(prep.template.clone());
+    runner.journal.push(JournalEntry::Template {
+        template: prep.template.clone(),
+    });
+    let (in_progress, complete, failed) = if existed {
+        (
+            Status::UpdateInProgress,
+            Status::UpdateComplete,
+            Status::UpdateFailed,
+        )
+    } else {
+        (
+            Status::CreateInProgress,
+            Status::CreateComplete,
+            Status::CreateFailed,
+        )
+    };
+    runner.emit_stack(in_progress, None);
+
+    let (nodes, deps, priority) = runner.forward_nodes(&prep)?;
+    runner.install(Phase::Forward, nodes, deps, Some(priority));
+    runner.run_phase().await?;
+    let forward_failed = runner.phase_failed;
+
+    let mut outputs = IndexMap::new();
+    if !forward_failed && !runner.cancelled {
+        // Resources that left the template, and old objects of replacements.
+        let active: HashSet<&str> = prep.order.iter().map(String::as_str).collect();
+        let removed: Vec<String> = runner
+            .state
+            .resources
+            .keys()
+            .filter(|id| !active.contains(id.as_str()))
+            .cloned()
+            .collect();
+        let deposed: Vec<String> = runner
+            .state
+            .resources
+            .iter()
+            .filter(|(id, r)| active.contains(id.as_str()) && !r.deposed.is_empty())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !removed.is_empty() || !deposed.is_empty() {
+            let (nodes, deps) = runner.delete_nodes(&removed, &deposed)?;
+            runner.install(Phase::Cleanup, nodes, deps, None);
+            runner.run_phase().await?;
+        }
+        outputs = runner.outputs(&prep);
+        let redacted = outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), prep.params.redact(v, &runner.state.secret_salt)))
+            .collect();
+        runner.state.outputs = redacted;
+        let stored = runner.state.outputs.clone();
+        runner
+            .journal
+            .push(JournalEntry::Outputs { outputs: stored });
+        outputs = outputs
+            .into_iter()
+            .map(|(k, v)| (k, redact_clear(&prep.params, v)))
+            .collect();
+    }
+
+    let mut status = if runner.failures.is_empty() {
+        complete
+    } else {
+        failed
+    };
+    if forward_failed
+        && !runner.cancelled
+        && engine.options.failure_policy == FailurePolicy::Rollback
+    {
+        // The rollback reports its own end.
+        status = rollback(&mut runner).await?;
+    } else if !runner.cancelled {
+        runner.emit_stack(status, None);
+    }
+    runner.flush().await?;
+    runner.state.updated = Utc::now();
+    engine.store.save(&runner.state).await?;
+    let report = runner.report(status, outputs);
+    if report.cancelled {
+        Err(EngineError::Cancelled(Box::new(report)))
+    } else if !report.failures.is_empty() {
+        Err(EngineError::Failed(Box::new(report)))
+    } else {
+        Ok(report)
+    }
+}
+
+fn redact_clear(params: &ParamValues, value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(params.redact_text(&s)),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| redact_clear(params, v)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, redact_clear(params, v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Deletes what this run created, in reverse dependency order; restores objects deposed by
+/// replacements this run started.
+async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
+    runner.emit_stack(
+        Status::RollbackInProgress,
+        Some("a resource failed: deleting what this apply created".into()),
+    );
+    let restore: Vec<(Arc<str>, PhysicalId)> = runner
+        .nodes
+        .iter()
+        .filter_map(|n| n.deposed_here.clone().map(|p| (Arc::clone(&n.id), p)))
+        .collect();
+    let mut seen = HashSet::new();
+    let created: Vec<String> = runner
+        .created
+        .iter()
+        .filter(|id| seen.insert(Arc::clone(id)))
+        .filter(|id| {
+            runner
+                .state
+                .resources
+                .get(&***id)
+                .is_some_and(|r| r.physical_id.is_some())
+        })
+        .map(|id| id.to_string())
+        .collect();
+    // Deposed objects of this run are restored, not deleted: hide them from the delete nodes.
+    let mut hidden = HashMap::new();
+    for (id, _) in &restore {
+        if let Some(rec) = runner.state.resources.get_mut(&**id) {
+            hidden.insert(Arc::clone(id), std::mem::take(&mut rec.deposed));
+        }
+    }
+    let (mut nodes, deps) = runner.delete_nodes(&created, &[])?;
+    for node in &mut nodes {
+        for step in node.steps.iter_mut() {
+            if matches!(step, Step::Delete(DeleteTarget::Current { .. })) {
+                *step = Step::Delete(DeleteTarget::Current { forget: false });
+            }
+        }
+        node.steps
+            .retain(|s| !matches!(s, Step::Forget | Step::Create));
+        if node.steps.is_empty() {
+            node.steps
+                .push_back(Step::Delete(DeleteTarget::Current { forget: false }));
+        }
+    }
+    let failures_before = runner.failures.len();
+    runner.install(Phase::Rollback, nodes, deps, None);
+    runner.run_phase().await?;
+    for (id, deposed) in hidden {
+        if let Some(rec) = runner.state.resources.get_mut(&*id) {
+            rec.deposed = deposed;
+        }
+    }
+    for (id, old) in restore {
+        let Some(rec) = runner.state.resources.get_mut(&*id) else {
+            continue;
+        };
+        if rec.physical_id.is_none() {
+            if let Some(pos) = rec.deposed.iter().position(|d| d.physical_id == old) {
+                let d = rec.deposed.remove(pos);
+                rec.physical_id = Some(d.physical_id);
+                rec.properties = d.properties;
+                rec.phase = ResourcePhase::Ready;
+                rec.failure = None;
+            }
+        }
+        runner.put(&id);
+    }
+    // Records of objects that rollback deleted and that no earlier apply knew are dropped.
+    let dropped: Vec<String> = runner
+        .state
+        .resources
+        .iter()
+        .filter(|(id, r)| {
+            r.physical_id.is_none()
+                && r.deposed.is_empty()
+                && r.pending.is_none()
+                && !runner.initial_ids.contains(*id)
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in dropped {
+        runner.forget(&id);
+    }
+    let rollback_failed = runner.failures.len() > failures_before;
+    let status = if rollback_failed {
+        Status::RollbackFailed
+    } else {
+        Status::RollbackComplete
+    };
+    let reason = if rollback_failed {
+        Some(format!("left behind: {}", runner.left_behind.join(", ")))
+    } else {
+        None
+    };
+    runner.emit_stack(status, reason);
+    Ok(status)
+}
+
+pub(crate) async fn destroy(
+    engine: &EngineInner,
+    state: StackState,
+    options: RunOptions,
+) -> Result<Report, EngineError> {
+    let mut runner = Runner::new(engine, None, state, options);
+    runner.emit_stack(Status::DeleteInProgress, None);
+    let ids: Vec<String> = runner.state.resources.keys().cloned().collect();
+    let (nodes, deps) = runner.delete_nodes(&ids, &[])?;
+    runner.install(Phase::Destroy, nodes, deps, None);
+    runner.run_phase().await?;
+    let status = if runner.failures.is_empty() && !runner.cancelled {
+        Status::DeleteComplete
+    } else {
+        Status::DeleteFailed
+    };
+    if !runner.cancelled {
+        runner.emit_stack(status, None);
+    }
+    runner.flush().await?;
+    if status == Status::DeleteComplete && runner.state.resources.is_empty() {
+        engine.store.remove(&runner.stack).await?;
+    } else {
+        runner.state.updated = Utc::now();
+        engine.store.save(&runner.state).await?;
+    }
+    let report = runner.report(status, IndexMap::new());
+    if report.cancelled {
+        Err(EngineError::Cancelled(Box::new(report)))
+    } else if !report.failures.is_empty() {
+        Err(EngineError::Failed(Box::new(report)))
+    } else {
+        Ok(report)
+    }
+}

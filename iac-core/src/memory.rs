@@ -1,0 +1,523 @@
+//! An in-memory cloud: a provider for tests, benchmarks and offline demos.
+//!
+//! [`MemoryCloud`] keeps an inventory of objects and serves any resource type you register
+//! with it. It behaves like a cloud in the ways the engine must cope with: calls take time
+//! (virtual time under `tokio::time::pause`), objects become ready after a delay, creates are
+//! idempotent by client token, deleting an object that another object still references is
+//! refused (`DependencyViolation`), creating one that references a missing object is refused,
+//! and faults are injected reproducibly from a seed (throttling, transient errors, and
+//! "timeout after success": the object is made but the answer is lost).
+//!
+//! It is a test double: it proves the engine's logic, not a cloud's behaviour.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::provider::{
+    Attributes, CreateRequest, Created, Deleted, ErrorKind, HandlerError, PhysicalId, PollTarget,
+    Properties, Readiness, Registry, ResourceHandler, Schema, UpdateBehavior, Updated,
+};
+
+/// Prefix of every physical id the memory cloud hands out.
+pub const ID_PREFIX: &str = "mem-";
+
+/// Faults to inject, drawn from a seeded random source.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Seed of the random source.
+    pub seed: u64,
+    /// Probability that a call is throttled before it does anything.
+    pub throttle: f64,
+    /// Probability that a call fails transiently before it does anything.
+    pub transient: f64,
+    /// Probability that a mutating call does its work and then loses its answer.
+    pub timeout_after_success: f64,
+    /// Logical ids whose creates always fail (permanently).
+    pub fail_create: HashSet<String>,
+    /// Logical ids whose objects never become ready (readiness reports a failure).
+    pub fail_ready: HashSet<String>,
+    /// Logical ids whose objects refuse to be deleted (permanently).
+    pub fail_delete: HashSet<String>,
+}
+
+/// How the memory cloud behaves.
+#[derive(Debug, Clone)]
+pub struct MemoryConfig {
+    /// Time each call takes (zero: no await point at all).
+    pub call_latency: Duration,
+    /// Time from a create's return until the object is ready (zero: ready at once).
+    pub ready_after: Duration,
+    /// Refuse deletes of referenced objects and creates that reference missing ones.
+    pub enforce_references: bool,
+    /// Faults to inject.
+    pub faults: Faults,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            call_latency: Duration::ZERO,
+            ready_after: Duration::ZERO,
+            enforce_references: true,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// One object in the inventory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryObject {
+    /// Its type name.
+    pub type_name: String,
+    /// The logical id it was created for.
+    pub logical_id: String,
+    /// Its properties.
+    pub properties: Properties,
+    ready_at: Instant,
+}
+
+#[derive(Debug)]
+struct Inner {
+    objects: BTreeMap<PhysicalId, MemoryObject>,
+    tokens: HashMap<String, (PhysicalId, Properties)>,
+    next_id: u64,
+    calls: BTreeMap<&'static str, u64>,
+    creates: HashMap<String, u64>,
+    rng: StdRng,
+}
+
+/// The shared in-memory cloud; clones see the same inventory.
+#[derive(Debug, Clone)]
+pub struct MemoryCloud {
+    inner: Arc<Mutex<Inner>>,
+    config: Arc<MemoryConfig>,
+}
+
+impl MemoryCloud {
+    /// A cloud with the given behaviour.
+    pub fn new(config: MemoryConfig) -> Self {
+        let rng = StdRng::seed_from_u64(config.faults.seed);
+        MemoryCloud {
+            inner: Arc::new(Mutex::new(Inner {
+                objects: BTreeMap::new(),
+                tokens: HashMap::new(),
+                next_id: 1,
+                calls: BTreeMap::new(),
+                creates: HashMap::new(),
+                rng,
+            })),
+            config: Arc::new(config),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Every critical section below leaves `Inner` consistent before it can panic.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A handler for `type_name` with a lenient schema: every property is mutable, and every
+    /// property is readable as an attribute, and so is `Id`.
+    pub fn handler(&self, type_name: &str) -> Arc<MemoryHandler> {
+        let schema = Schema::new(type_name)
+            .with_readiness_hint(self.config.ready_after)
+            .with_attributes(&["Id"]);
+        self.handler_with_schema(schema)
+    }
+
+    /// A handler with an explicit schema.
+    pub fn handler_with_schema(&self, schema: Schema) -> Arc<MemoryHandler> {
+        Arc::new(MemoryHandler {
+            cloud: self.clone(),
+            schema,
+        })
+    }
+
+    /// A registry serving every type in `type_names` from this cloud.
+    pub fn registry(&self, type_names: &[&str]) -> Registry {
+        let mut registry = Registry::new();
+        for name in type_names {
+            registry.register(self.handler(name));
+        }
+        registry
+    }
+
+    /// Every live object, by physical id.
+    pub fn inventory(&self) -> BTreeMap<PhysicalId, MemoryObject> {
+        self.lock().objects.clone()
+    }
+
+    /// Number of live objects.
+    pub fn len(&self) -> usize {
+        self.lock().objects.len()
+    }
+
+    /// True when no object is alive.
+    pub fn is_empty(&self) -> bool {
+        self.lock().objects.is_empty()
+    }
+
+    /// Calls made so far, by operation (`create`, `read`, `update`, `delete`, `poll`).
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        self.lock().calls.clone()
+    }
+
+    /// Objects ever created per logical id (a create retried with the same token counts once).
+    pub fn creates(&self) -> HashMap<String, u64> {
+        self.lock().creates.clone()
+    }
+
+    async fn latency(&self) {
+        if !self.config.call_latency.is_zero() {
+            tokio::time::sleep(self.config.call_latency).await;
+        }
+    }
+
+    /// Counts the call and draws the faults that strike before any effect.
+    fn enter(&self, op: &'static str) -> Result<(), HandlerError> {
+        let faults = &self.config.faults;
+        let mut inner = self.lock();
+        *inner.calls.entry(op).or_default() += 1;
+        if faults.throttle > 0.0 && inner.rng.gen_bool(faults.throttle) {
+            return Err(HandlerError::throttled(
+                None,
+                format!("Throttling.User: {op} is throttled"),
+            ));
+        }
+        if faults.transient > 0.0 && inner.rng.gen_bool(faults.transient) {
+            return Err(HandlerError::transient(format!(
+                "ServiceUnavailable: {op} failed, try again"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Draws the "answer lost after the work was done" fault.
+    fn answer_lost(&self) -> bool {
+        let p = self.config.faults.timeout_after_success;
+        p > 0.0 && self.lock().rng.gen_bool(p)
+    }
+
+    fn readiness(&self, id: &PhysicalId, now: Instant) -> Readiness {
+        let inner = self.lock();
+        match inner.objects.get(id) {
+            None => Readiness::Gone,
+            Some(obj) if self.config.faults.fail_ready.contains(&obj.logical_id) => {
+                Readiness::Failed {
+                    reason: format!("{id} stopped while starting"),
+                }
+            }
+            Some(obj) if now >= obj.ready_at => Readiness::Ready(attributes(id, &obj.properties)),
+            Some(_) => Readiness::Pending {
+                status: "Pending".into(),
+            },
+        }
+    }
+}
+
+fn attributes(id: &PhysicalId, properties: &Properties) -> Attributes {
+    let mut attrs = properties.clone();
+    attrs.insert("Id".into(), Value::String(id.0.clone()));
+    attrs
+}
+
+fn referenced_ids(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) if s.starts_with(ID_PREFIX) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| referenced_ids(v, out)),
+        Value::Object(map) => map.values().for_each(|v| referenced_ids(v, out)),
+        _ => {}
+    }
+}
+
+fn references_any(properties: &Properties) -> Vec<String> {
+    let mut out = Vec::new();
+    properties
+        .values()
+        .for_each(|v| referenced_ids(v, &mut out));
+    out
+}
+
+/// The handler of one type in a [`MemoryCloud`].
+#[derive(Debug)]
+pub struct MemoryHandler {
+    cloud: MemoryCloud,
+    schema: Schema,
+}
+
+#[async_trait]
+impl ResourceHandler for MemoryHandler {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    async fn create(&self, request: CreateRequest<'_>) -> Result<Created, HandlerError> {
+        let cloud = &self.cloud;
+        cloud.enter("create")?;
+        cloud.latency().await;
+        let faults = &cloud.config.faults;
+        if faults.fail_create.contains(request.logical_id) {
+            return Err(HandlerError::invalid(format!(
+                "QuotaExceeded: cannot create {} for '{}'",
+                self.schema.type_name, request.logical_id
+            )));
+        }
+        let now = Instant::now();
+        let id = {
+            let mut inner = cloud.lock();
+            if let Some((id, props)) = inner.tokens.get(request.client_token.as_str()) {
+                if props != request.properties {
+                    return Err(HandlerError::invalid(format!(
+                        "IdempotentParameterMismatch: token {} was used with other parameters",
+                        request.client_token
+                    )));
+                }
+                id.clone()
+            } else {
+                if cloud.config.enforce_references {
+                    for referenced in references_any(request.properties) {
+                        if !inner.objects.contains_key(&PhysicalId(referenced.clone())) {
+                            return Err(HandlerError::invalid(format!(
+                                "InvalidParameter: '{}' references {referenced}, which does not exist",
+                                request.logical_id
+                            )));
+                        }
+                    }
+                }
+                let id = PhysicalId(format!("{ID_PREFIX}{}", inner.next_id));
+                inner.next_id += 1;
+                inner.objects.insert(
+                    id.clone(),
+                    MemoryObject {
+                        type_name: self.schema.type_name.clone(),
+                        logical_id: request.logical_id.to_owned(),
+                        properties: request.properties.clone(),
+                        ready_at: now + cloud.config.ready_after,
+                    },
+                );
+                inner.tokens.insert(
+                    request.client_token.as_str().to_owned(),
+                    (id.clone(), request.properties.clone()),
+                );
+                *inner
+                    .creates
+                    .entry(request.logical_id.to_owned())
+                    .or_default() += 1;
+                id
+            }
+        };
+        if cloud.answer_lost() {
+            return Err(HandlerError::transient(
+                "timeout: the answer to create was lost",
+            ));
+        }
+        let readiness = cloud.readiness(&id, now);
+        Ok(Created {
+            physical_id: id,
+            readiness,
+        })
+    }
+
+    async fn read(
+        &self,
+        physical_id: &PhysicalId,
+        _properties: &Properties,
+    ) -> Result<Readiness, HandlerError> {
+        self.cloud.enter("read")?;
+        self.cloud.latency().await;
+        Ok(self.cloud.readiness(physical_id, Instant::now()))
+    }
+
+    async fn update(
+        &self,
+        physical_id: &PhysicalId,
+        _old: &Properties,
+        new: &Properties,
+    ) -> Result<Updated, HandlerError> {
+        let cloud = &self.cloud;
+        cloud.enter("update")?;
+        cloud.latency().await;
+        {
+            let mut inner = cloud.lock();
+            let Some(obj) = inner.objects.get_mut(physical_id) else {
+                return Err(HandlerError::not_found(format!(
+                    "{physical_id} does not exist"
+                )));
+            };
+            for prop in &self.schema.properties {
+                if prop.update == UpdateBehavior::ForcesReplacement
+                    && obj.properties.get(&prop.name) != new.get(&prop.name)
+                {
+                    return Err(HandlerError::invalid(format!(
+                        "{} cannot be changed in place",
+                        prop.name
+                    )));
+                }
+            }
+            obj.properties = new.clone();
+        }
+        if cloud.answer_lost() {
+            return Err(HandlerError::transient(
+                "timeout: the answer to update was lost",
+            ));
+        }
+        Ok(Updated {
+            readiness: cloud.readiness(physical_id, Instant::now()),
+        })
+    }
+
+    async fn delete(
+        &self,
+        physical_id: &PhysicalId,
+        _properties: &Properties,
+    ) -> Result<Deleted, HandlerError> {
+        let cloud = &self.cloud;
+        cloud.enter("delete")?;
+        cloud.latency().await;
+        {
+            let mut inner = cloud.lock();
+            let Some(obj) = inner.objects.get(physical_id) else {
+                return Ok(Deleted::Done);
+            };
+            if cloud.config.faults.fail_delete.contains(&obj.logical_id) {
+                return Err(HandlerError::permanent(format!(
+                    "OperationDenied: {physical_id} is protected"
+                )));
+            }
+            if cloud.config.enforce_references {
+                let user = inner.objects.iter().find(|(other, o)| {
+                    *other != physical_id
+                        && references_any(&o.properties)
+                            .iter()
+                            .any(|r| r == physical_id.as_str())
+                });
+                if let Some((user, _)) = user {
+                    return Err(HandlerError::new(
+                        ErrorKind::Conflict,
+                        format!("DependencyViolation: {physical_id} is still used by {user}"),
+                    ));
+                }
+            }
+            inner.objects.remove(physical_id);
+        }
+        if cloud.answer_lost() {
+            return Err(HandlerError::transient(
+                "timeout: the answer to delete was lost",
+            ));
+        }
+        Ok(Deleted::Done)
+    }
+
+    async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<Readiness>, HandlerError> {
+        self.cloud.enter("poll")?;
+        self.cloud.latency().await;
+        let now = Instant::now();
+        Ok(targets
+            .iter()
+            .map(|t| self.cloud.readiness(t.physical_id, now))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::ClientToken;
+    use serde_json::json;
+
+    fn props(v: Value) -> Properties {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_is_idempotent_by_token_and_becomes_ready_later() {
+        let cloud = MemoryCloud::new(MemoryConfig {
+            ready_after: Duration::from_secs(2),
+            ..Default::default()
+        });
+        let h = cloud.handler("T::A");
+        let token = ClientToken::derive("s", "A", 1);
+        let p = props(json!({"Name": "a"}));
+        let req = CreateRequest {
+            stack: "s",
+            logical_id: "A",
+            properties: &p,
+            client_token: &token,
+        };
+        let first = h.create(req.clone()).await.unwrap();
+        let again = h.create(req).await.unwrap();
+        assert_eq!(first.physical_id, again.physical_id);
+        assert!(matches!(first.readiness, Readiness::Pending { .. }));
+        assert_eq!(cloud.len(), 1);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let r = h.read(&first.physical_id, &p).await.unwrap();
+        assert!(
+            matches!(r, Readiness::Ready(attrs) if attrs["Name"] == "a" && attrs["Id"] == first.physical_id.as_str())
+        );
+        let other = props(json!({"Name": "b"}));
+        let mismatch = CreateRequest {
+            stack: "s",
+            logical_id: "A",
+            properties: &other,
+            client_token: &token,
+        };
+        assert_eq!(
+            h.create(mismatch).await.unwrap_err().kind,
+            ErrorKind::Invalid
+        );
+    }
+
+    #[tokio::test]
+    async fn references_are_enforced_both_ways() {
+        let cloud = MemoryCloud::new(MemoryConfig::default());
+        let h = cloud.handler("T::A");
+        let t1 = ClientToken::derive("s", "A", 1);
+        let a = h
+            .create(CreateRequest {
+                stack: "s",
+                logical_id: "A",
+                properties: &Properties::new(),
+                client_token: &t1,
+            })
+            .await
+            .unwrap();
+        let pb = props(json!({"Parent": a.physical_id.as_str()}));
+        let t2 = ClientToken::derive("s", "B", 1);
+        let b = h
+            .create(CreateRequest {
+                stack: "s",
+                logical_id: "B",
+                properties: &pb,
+                client_token: &t2,
+            })
+            .await
+            .unwrap();
+        let err = h
+            .delete(&a.physical_id, &Properties::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Conflict);
+        assert!(err.message.contains("DependencyViolation"));
+        h.delete(&b.physical_id, &pb).await.unwrap();
+        h.delete(&a.physical_id, &Properties::new()).await.unwrap();
+        assert!(cloud.is_empty());
+        let t3 = ClientToken::derive("s", "C", 1);
+        let dangling = props(json!({"Parent": "mem-999"}));
+        let err = h
+            .create(CreateRequest {
+                stack: "s",
+                logical_id: "C",
+                properties: &dangling,
+                client_token: &t3,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Invalid);
+    }
+}

@@ -1,0 +1,529 @@
+//! Engine behaviour on the memory cloud: apply, re-plan, update, replace, failure
+//! policies, rollback, destroy, locking, secrets and cancellation.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::*;
+use iac_core::engine::{
+    Action, EngineError, FailurePolicy, RunOptions, StackInput, Status, events,
+};
+use iac_core::memory::{Faults, MemoryConfig};
+use iac_core::state::{StateError, StateStore};
+use serde_json::json;
+
+fn input(template: iac_core::Template) -> StackInput {
+    StackInput::new("demo", template).with_parameter("Password", "s3cret-pw")
+}
+
+#[tokio::test]
+async fn apply_creates_everything_in_order_and_a_second_plan_is_empty() {
+    let (cloud, engine, _) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+    let (tx, mut rx) = events::channel();
+    let report = engine
+        .apply(&input(small_stack()), RunOptions::default().with_events(tx))
+        .await
+        .unwrap();
+    assert_eq!(report.status, Status::CreateComplete);
+    assert_eq!(cloud.len(), 4);
+    let events = drain(&mut rx);
+    let complete_at = |id: &str| {
+        events
+            .iter()
+            .position(|e| &*e.logical_id == id && e.status == Status::CreateComplete)
+            .unwrap()
+    };
+    let started_at = |id: &str| {
+        events
+            .iter()
+            .position(|e| &*e.logical_id == id && e.status == Status::CreateInProgress)
+            .unwrap()
+    };
+    assert!(complete_at("Net") < started_at("Subnet"));
+    assert!(complete_at("Subnet") < started_at("Web"));
+    assert!(complete_at("Subnet") < started_at("Db"));
+    assert_eq!(events.first().unwrap().status, Status::CreateInProgress);
+    assert!(events.first().unwrap().is_stack_event());
+    assert_eq!(events.last().unwrap().status, Status::CreateComplete);
+    assert_eq!(report.outputs["WebSize"], json!("small"));
+    let web = report
+        .resources
+        .iter()
+        .find(|r| r.logical_id == "Web")
+        .unwrap();
+    assert_eq!(
+        report.outputs["WebId"],
+        json!(web.physical_id.as_ref().unwrap().as_str())
+    );
+
+    let plan = engine.plan(&input(small_stack())).await.unwrap();
+    assert!(plan.is_empty(), "{plan}");
+    assert!(plan.to_string().contains("no changes"));
+    let again = engine
+        .apply(&input(small_stack()), RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(again.status, Status::UpdateComplete);
+    assert_eq!(
+        cloud.calls().get("create"),
+        Some(&4),
+        "a second apply creates nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_mutable_change_updates_in_place_and_a_forcing_change_replaces() {
+    let (cloud, engine, _) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+    engine
+        .apply(&input(small_stack()), RunOptions::default())
+        .await
+        .unwrap();
+    let before = cloud.inventory();
+
+    let bigger = input(small_stack()).with_parameter("Size", "large");
+    let plan = engine.plan(&bigger).await.unwrap();
+    assert_eq!(plan.resource("Web").unwrap().action, Action::Update);
+    assert_eq!(plan.count(Action::Update), 1);
+    engine.apply(&bigger, RunOptions::default()).await.unwrap();
+    assert_eq!(
+        cloud.inventory().keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+
+    let mut moved = small_stack();
+    moved.resources["Subnet"].properties["Cidr"] = "10.0.2.0/24".into();
+    let moved = input(moved).with_parameter("Size", "large");
+    let plan = engine.plan(&moved).await.unwrap();
+    assert_eq!(plan.resource("Subnet").unwrap().action, Action::Replace);
+    assert_eq!(
+        plan.resource("Web").unwrap().action,
+        Action::Replace,
+        "its SubnetId is known only after apply"
+    );
+    assert_eq!(plan.resource("Net").unwrap().action, Action::NoOp);
+    insta::assert_snapshot!("replace_plan", plan.to_string());
+    engine.apply(&moved, RunOptions::default()).await.unwrap();
+    let after = cloud.inventory();
+    assert_eq!(
+        after.len(),
+        4,
+        "old objects are deleted after the new ones exist"
+    );
+    let subnet = after.values().find(|o| o.logical_id == "Subnet").unwrap();
+    assert_eq!(subnet.properties["Cidr"], "10.0.2.0/24");
+    assert!(engine.plan(&moved).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn delete_before_create_replacement_for_unique_names() {
+    let (cloud, engine, _) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+    let t = |name: &str| {
+        template(
+            json!({"Resources": {"B": {"Type": "Test::Bucket", "Properties": {"BucketName": name}}}}),
+        )
+    };
+    engine
+        .apply(&StackInput::new("b", t("one")), RunOptions::default())
+        .await
+        .unwrap();
+    let (tx, mut rx) = events::channel();
+    engine
+        .apply(
+            &StackInput::new("b", t("two")),
+            RunOptions::default().with_events(tx),
+        )
+        .await
+        .unwrap();
+    let statuses: Vec<Status> = drain(&mut rx)
+        .into_iter()
+        .filter(|e| !e.is_stack_event())
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![Status::CreateInProgress, Status::CreateComplete]
+    );
+    let inv = cloud.inventory();
+    assert_eq!(inv.len(), 1);
+    assert_eq!(inv.values().next().unwrap().properties["BucketName"], "two");
+}
+
+#[tokio::test]
+async fn removing_a_resource_deletes_it_and_retain_only_forgets() {
+    let (cloud, engine, _) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+    let mut t = small_stack();
+    t.resources["Db"].deletion_policy = iac_core::model::DeletionPolicy::Retain;
+    engine
+        .apply(&input(t.clone()), RunOptions::default())
+        .await
+        .unwrap();
+    t.resources.shift_remove("Web");
+    t.resources.shift_remove("Db");
+    t.outputs.clear();
+    let plan = engine.plan(&input(t.clone())).await.unwrap();
+    assert_eq!(plan.resource("Web").unwrap().action, Action::Delete);
+    assert_eq!(plan.resource("Db").unwrap().action, Action::Forget);
+    engine
+        .apply(&input(t), RunOptions::default())
+        .await
+        .unwrap();
+    let left: HashSet<String> = cloud
+        .inventory()
+        .values()
+        .map(|o| o.logical_id.clone())
+        .collect();
+    assert_eq!(
+        left,
+        HashSet::from(["Net".into(), "Subnet".into(), "Db".into()])
+    );
+    let state = engine.state("demo").await.unwrap().unwrap();
+    assert!(
+        !state.resources.contains_key("Db"),
+        "a retained object is forgotten"
+    );
+}
+
+#[tokio::test]
+async fn rollback_deletes_exactly_what_this_apply_created() {
+    let faults = Faults {
+        fail_create: HashSet::from(["Db".to_owned()]),
+        ..Default::default()
+    };
+    let (cloud, engine, _) = setup(
+        MemoryConfig {
+            faults,
+            ..Default::default()
+        },
+        FailurePolicy::Rollback,
+    );
+    let (tx, mut rx) = events::channel();
+    let err = engine
+        .apply(&input(small_stack()), RunOptions::default().with_events(tx))
+        .await
+        .unwrap_err();
+    let report = err.report().unwrap();
+    assert_eq!(report.status, Status::RollbackComplete);
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].logical_id, "Db");
+    assert!(report.failures[0].message.contains("QuotaExceeded"));
+    assert!(cloud.is_empty(), "rollback left {:?}", cloud.inventory());
+    let events = drain(&mut rx);
+    let stack_statuses: Vec<Status> = events
+        .iter()
+        .filter(|e| e.is_stack_event())
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(
+        stack_statuses,
+        vec![
+            Status::CreateInProgress,
+            Status::RollbackInProgress,
+            Status::RollbackComplete
+        ]
+    );
+    let state = engine.state("demo").await.unwrap().unwrap();
+    assert!(state.resources.is_empty(), "{:?}", state.resources.keys());
+    assert!(err.to_string().contains("Db CREATE_FAILED"), "{err}");
+}
+
+#[tokio::test]
+async fn keep_going_skips_exactly_the_dependents_of_a_failure() {
+    let faults = Faults {
+        fail_create: HashSet::from(["Subnet".to_owned()]),
+        ..Default::default()
+    };
+    let (cloud, engine, _) = setup(
+        MemoryConfig {
+            faults,
+            ..Default::default()
+        },
+        FailurePolicy::KeepGoing,
+    );
+    let mut t = small_stack();
+    t.resources.insert(
+        "Other".into(),
+        serde_json::from_value(
+            json!({"Type": "Test::Network", "Properties": {"Cidr": "10.9.0.0/16"}}),
+        )
+        .unwrap(),
+    );
+    let err = engine
+        .apply(&input(t), RunOptions::default())
+        .await
+        .unwrap_err();
+    let report = err.report().unwrap();
+    let mut skipped = report.skipped.clone();
+    skipped.sort();
+    assert_eq!(skipped, vec!["Db", "Web"]);
+    let alive: HashSet<String> = cloud
+        .inventory()
+        .values()
+        .map(|o| o.logical_id.clone())
+        .collect();
+    assert_eq!(alive, HashSet::from(["Net".into(), "Other".into()]));
+}
+
+#[tokio::test]
+async fn stop_policy_leaves_what_exists() {
+    let faults = Faults {
+        fail_create: HashSet::from(["Web".to_owned()]),
+        ..Default::default()
+    };
+    let (cloud, engine, _) = setup(
+        MemoryConfig {
+            faults,
+            ..Default::default()
+        },
+        FailurePolicy::Stop,
+    );
+    let err = engine
+        .apply(&input(small_stack()), RunOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.report().unwrap().status, Status::CreateFailed);
+    assert!(cloud.len() >= 2);
+    let state = engine.state("demo").await.unwrap().unwrap();
+    for obj in cloud.inventory().keys() {
+        assert!(
+            state
+                .resources
+                .values()
+                .any(|r| r.physical_id.as_ref() == Some(obj)),
+            "{obj} is not in the state"
+        );
+    }
+}
+
+#[tokio::test]
+async fn destroy_deletes_in_reverse_order_and_removes_the_state() {
+    let (cloud, engine, store) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+    engine
+        .apply(&input(small_stack()), RunOptions::default())
+        .await
+        .unwrap();
+    let (tx, mut rx) = events::channel();
+    let report = engine
+        .destroy("demo", RunOptions::default().with_events(tx))
+        .await
+        .unwrap();
+    assert_eq!(report.status, Status::DeleteComplete);
+    assert!(cloud.is_empty());
+    assert!(store.load("demo").await.unwrap().is_none());
+    let events = drain(&mut rx);
+    let done = |id: &str| {
+        events
+            .iter()
+            .position(|e| &*e.logical_id == id && e.status == Status::DeleteComplete)
+            .unwrap()
+    };
+    assert!(
+        done("Web") < done("Subnet") && done("Db") < done("Subnet") && done("Subnet") < done("Net")
+    );
+    assert!(matches!(
+        engine.destroy("demo", RunOptions::default()).await,
+        Err(EngineError::UnknownStack(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_failed_delete_is_reported_with_what_is_left() {
+    let faults = Faults {
+        fail_delete: HashSet::from(["Subnet".to_owned()]),
+        ..Default::default()
+    };
+    let (cloud, engine, _) = setup(
+        MemoryConfig {
+            faults,
+            ..Default::default()
+        },
+        FailurePolicy::Rollback,
+    );
+    engine
+        .apply(&input(small_stack()), RunOptions::default())
+        .await
+        .unwrap();
+    let err = engine
+        .destroy("demo", RunOptions::default())
+        .await
+        .unwrap_err();
+    let report = err.report().unwrap();
+    assert_eq!(report.status, Status::DeleteFailed);
+    let left: Vec<&str> = report
+        .left_behind
+        .iter()
+        .map(|s| s.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["Subnet", "Net"],
+        "the subnet failed and the network under it is kept"
+    );
+    assert_eq!(cloud.len(), 2);
+    assert_eq!(
+        engine.state("demo").await.unwrap().unwrap().resources.len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_second_concurrent_apply_is_refused() {
+    let (_, engine, store) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+    let _held = store.lock("demo", "apply").await.unwrap();
+    let err = engine
+        .apply(&input(small_stack()), RunOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::State(StateError::Locked { .. })),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_state_events_errors_and_reports() {
+    let faults = Faults {
+        fail_create: HashSet::from(["Web".to_owned()]),
+        ..Default::default()
+    };
+    let (_, engine, store) = setup(
+        MemoryConfig {
+            faults,
+            ..Default::default()
+        },
+        FailurePolicy::Stop,
+    );
+    let mut t = small_stack();
+    t.outputs.insert(
+        "Leak".into(),
+        serde_json::from_value(json!({"Value": {"Fn::Sub": "pw=${Password}"}})).unwrap(),
+    );
+    let (tx, mut rx) = events::channel();
+    let err = engine
+        .apply(&input(t.clone()), RunOptions::default().with_events(tx))
+        .await
+        .unwrap_err();
+    let state = store.load("demo").await.unwrap().unwrap();
+    let everything = format!(
+        "{}\n{:?}\n{err}\n{err:?}\n{:?}",
+        serde_json::to_string(&state).unwrap(),
+        drain(&mut rx),
+        err.report()
+    );
+    assert!(!everything.contains("s3cret-pw"), "a secret leaked");
+    // The stored value changes when the secret changes, so a new password is an update.
+    let ok_engine = setup(MemoryConfig::default(), FailurePolicy::Rollback).1;
+    let report = ok_engine
+        .apply(&input(t.clone()), RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.outputs["Leak"], json!("pw=***"));
+    let changed = StackInput::new("demo", t).with_parameter("Password", "another-secret");
+    let plan = ok_engine.plan(&changed).await.unwrap();
+    assert_eq!(plan.resource("Web").unwrap().action, Action::Update);
+    assert!(
+        !plan.to_string().contains("another-secret") && !plan.to_string().contains("s3cret-pw")
+    );
+}
+
+#[tokio::test]
+async fn bad_parameters_and_bad_templates_are_refused_before_anything_happens() {
+    let (cloud, engine, _) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+    let bad = input(small_stack()).with_parameter("Size", "huge");
+    let err = engine.apply(&bad, RunOptions::default()).await.unwrap_err();
+    assert!(matches!(err, EngineError::Parameters(_)), "{err}");
+    assert!(err.to_string().contains("Size"), "{err}");
+    let mut t = small_stack();
+    t.resources["Web"].properties["SubnetId"] =
+        serde_json::from_value(json!({"Ref": "Subnett"})).unwrap();
+    t.resources["Db"].type_name = "Test::Nope".into();
+    let err = engine
+        .apply(&input(t), RunOptions::default())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("Resources.Web.Properties.SubnetId"), "{text}");
+    assert!(text.contains("Test::Nope"), "{text}");
+    assert!(cloud.is_empty());
+    assert!(engine.state("demo").await.unwrap().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_and_transient_faults_converge_without_duplicates() {
+    let faults = Faults {
+        seed: 42,
+        throttle: 0.2,
+        transient: 0.1,
+        timeout_after_success: 0.1,
+        ..Default::default()
+    };
+    let config = MemoryConfig {
+        faults,
+        call_latency: Duration::from_millis(50),
+        ready_after: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let (cloud, engine, _) = setup(config, FailurePolicy::Rollback);
+    let report = engine
+        .apply(&input(small_stack()), RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.status, Status::CreateComplete);
+    assert_eq!(cloud.len(), 4);
+    assert!(
+        cloud.creates().values().all(|&n| n == 1),
+        "{:?}",
+        cloud.creates()
+    );
+    engine.destroy("demo", RunOptions::default()).await.unwrap();
+    assert!(cloud.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_stops_new_work_and_the_next_apply_resumes() {
+    let config = MemoryConfig {
+        call_latency: Duration::from_millis(100),
+        ready_after: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let (cloud, engine, _) = setup(config, FailurePolicy::Rollback);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        trigger.cancel();
+    });
+    let err = engine
+        .apply(
+            &input(small_stack()),
+            RunOptions::default().with_cancel(cancel),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Cancelled(_)), "{err}");
+    let state = engine.state("demo").await.unwrap().unwrap();
+    for obj in cloud.inventory().keys() {
+        assert!(
+            state
+                .resources
+                .values()
+                .any(|r| r.physical_id.as_ref() == Some(obj)),
+            "{obj} leaked"
+        );
+    }
+    assert!(cloud.len() < 4);
+    let plan = engine.plan(&input(small_stack())).await.unwrap();
+    assert!(!plan.is_empty());
+    engine
+        .apply(&input(small_stack()), RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(cloud.len(), 4);
+    assert!(cloud.creates().values().all(|&n| n == 1));
+}
