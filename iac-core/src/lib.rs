@@ -9,6 +9,7 @@ pub mod expr;
 pub mod model;
 pub mod provider;
 pub mod secret;
+pub mod stack;
 pub mod state;
 
 pub use expr::Expr;
