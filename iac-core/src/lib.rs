@@ -14,6 +14,7 @@ pub mod model;
 pub mod params;
 pub mod provider;
 pub mod secret;
+pub mod stack;
 pub mod state;
 pub mod validate;
 
