@@ -122,8 +122,9 @@ impl MemoryCloud {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A handler for `type_name` with a lenient schema: every property is mutable, and every
-    /// property is readable as an attribute, and so is `Id`.
+    /// A handler for `type_name` with a lenient schema: every property is mutable, and the
+    /// only attribute is `Id`. Properties named in a schema's attributes (see
+    /// [`MemoryCloud::handler_with_schema`]) are readable as attributes too.
     pub fn handler(&self, type_name: &str) -> Arc<MemoryHandler> {
         let schema = Schema::new(type_name)
             .with_readiness_hint(self.config.ready_after)
@@ -204,7 +205,7 @@ impl MemoryCloud {
         p > 0.0 && self.lock().rng.gen_bool(p)
     }
 
-    fn readiness(&self, id: &PhysicalId, now: Instant) -> Readiness {
+    fn readiness(&self, id: &PhysicalId, now: Instant, names: &[String]) -> Readiness {
         let inner = self.lock();
         match inner.objects.get(id) {
             None => Readiness::Gone,
@@ -213,7 +214,7 @@ impl MemoryCloud {
                     reason: format!("{id} stopped while starting"),
                 }
             }
-            Some(obj) if now >= obj.ready_at => Readiness::Ready(attributes(id, &obj.properties)),
+            Some(obj) if now >= obj.ready_at => Readiness::Ready(attributes(id, &obj.properties, names)),
             Some(_) => Readiness::Pending {
                 status: "Pending".into(),
             },
@@ -221,8 +222,14 @@ impl MemoryCloud {
     }
 }
 
-fn attributes(id: &PhysicalId, properties: &Properties) -> Attributes {
-    let mut attrs = properties.clone();
+/// `Id`, and the properties the schema names as attributes.
+fn attributes(id: &PhysicalId, properties: &Properties, names: &[String]) -> Attributes {
+    let mut attrs = Attributes::new();
+    for name in names {
+        if let Some(value) = properties.get(name) {
+            attrs.insert(name.clone(), value.clone());
+        }
+    }
     attrs.insert("Id".into(), Value::String(id.0.clone()));
     attrs
 }
@@ -317,7 +324,7 @@ impl ResourceHandler for MemoryHandler {
                 "timeout: the answer to create was lost",
             ));
         }
-        let readiness = cloud.readiness(&id, now);
+        let readiness = cloud.readiness(&id, now, &self.schema.attributes);
         Ok(Created {
             physical_id: id,
             readiness,
@@ -331,7 +338,7 @@ impl ResourceHandler for MemoryHandler {
     ) -> Result<Readiness, HandlerError> {
         self.cloud.enter("read")?;
         self.cloud.latency().await;
-        Ok(self.cloud.readiness(physical_id, Instant::now()))
+        Ok(self.cloud.readiness(physical_id, Instant::now(), &self.schema.attributes))
     }
 
     async fn update(
@@ -368,7 +375,7 @@ impl ResourceHandler for MemoryHandler {
             ));
         }
         Ok(Updated {
-            readiness: cloud.readiness(physical_id, Instant::now()),
+            readiness: cloud.readiness(physical_id, Instant::now(), &self.schema.attributes),
         })
     }
 
@@ -420,7 +427,7 @@ impl ResourceHandler for MemoryHandler {
         let now = Instant::now();
         Ok(targets
             .iter()
-            .map(|t| self.cloud.readiness(t.physical_id, now))
+            .map(|t| self.cloud.readiness(t.physical_id, now, &self.schema.attributes))
             .collect())
     }
 }
@@ -441,7 +448,7 @@ mod tests {
             ready_after: Duration::from_secs(2),
             ..Default::default()
         });
-        let h = cloud.handler("T::A");
+        let h = cloud.handler_with_schema(Schema::new("T::A").with_attributes(&["Name"]));
         let token = ClientToken::derive("s", "A", 1);
         let p = props(json!({"Name": "a"}));
         let req = CreateRequest {

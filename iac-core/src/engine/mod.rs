@@ -472,7 +472,7 @@ impl Engine {
             .load(stack)
             .await?
             .ok_or_else(|| EngineError::UnknownStack(stack.to_owned()))?;
-        let template = state.template.clone().unwrap_or_default();
+        let template = state.template.as_deref().cloned().unwrap_or_default();
         let input = StackInput {
             name: stack.to_owned(),
             template,

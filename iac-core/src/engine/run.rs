@@ -39,7 +39,7 @@ use crate::validate::validate;
 /// A template checked and resolved against its parameters, ready to plan or apply.
 pub(crate) struct Prepared {
     stack: Arc<str>,
-    template: Template,
+    template: Arc<Template>,
     params: ParamValues,
     pseudo: IndexMap<String, Value>,
     conditions: IndexMap<String, bool>,
@@ -89,7 +89,7 @@ pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepar
         .collect();
     Ok(Prepared {
         stack: Arc::from(input.name.as_str()),
-        template: template.clone(),
+        template: Arc::new(template.clone()),
         params,
         pseudo,
         conditions,
@@ -322,7 +322,9 @@ struct Node {
     steps: VecDeque<Step>,
     verb: Verb,
     /// Evaluated properties in clear, for a create or an update.
-    clear: Properties,
+    clear: Arc<Properties>,
+    /// The same, redacted, to record once an update succeeds.
+    redacted: Properties,
     attempt: u32,
     op_started: Instant,
     slot_reserved: bool,
@@ -520,7 +522,7 @@ impl<'a> Runner<'a> {
         if let Some(rec) = self.state.resources.get(id) {
             self.journal.push(JournalEntry::Put {
                 logical_id: id.to_owned(),
-                resource: rec.clone(),
+                resource: Box::new(rec.clone()),
             });
         }
     }
@@ -535,7 +537,7 @@ impl<'a> Runner<'a> {
     async fn flush(&mut self) -> Result<(), EngineError> {
         if !self.journal.is_empty() {
             let entries = std::mem::take(&mut self.journal);
-            self.engine.store.append(&self.stack, &entries).await?;
+            self.engine.store.append(&self.stack, entries).await?;
         }
         Ok(())
     }
@@ -590,7 +592,8 @@ impl<'a> Runner<'a> {
             poller,
             steps,
             verb,
-            clear: Properties::new(),
+            clear: Arc::default(),
+            redacted: Properties::new(),
             attempt: 0,
             op_started: Instant::now(),
             slot_reserved: false,
@@ -706,11 +709,14 @@ impl<'a> Runner<'a> {
         };
         let schema = self.nodes[n].handler.schema();
         let recorded = self.state.resources.get(&*id);
-        let (action, _, _) = decide(schema, &spec.type_name, recorded, &planned);
+        let action = match recorded {
+            None => Action::Create,
+            Some(_) => decide(schema, &spec.type_name, recorded, &planned).0,
+        };
         let redacted = redacted_map(&planned);
         let deps = prep.deps.get(&*id).cloned().unwrap_or_default();
         let node = &mut self.nodes[n];
-        node.clear = clear;
+        node.clear = Arc::new(clear);
         let rec = self
             .state
             .resources
@@ -743,6 +749,7 @@ impl<'a> Runner<'a> {
             }
             Action::Update => {
                 node.verb = Verb::Update;
+                node.redacted = redacted;
                 node.steps = VecDeque::from([Step::Update]);
             }
             Action::Resume => {
@@ -874,9 +881,9 @@ impl<'a> Runner<'a> {
                 rec.phase = ResourcePhase::Creating;
                 rec.failure = None;
                 let props = if self.phase == Phase::Forward {
-                    self.nodes[n].clear.clone()
+                    Arc::clone(&self.nodes[n].clear)
                 } else {
-                    rec.properties.clone()
+                    Arc::new(rec.properties.clone())
                 };
                 self.put(&id);
                 Box::pin(async move {
@@ -902,7 +909,7 @@ impl<'a> Runner<'a> {
                 });
                 rec.phase = ResourcePhase::Updating;
                 let old = rec.properties.clone();
-                let new = self.nodes[n].clear.clone();
+                let new = Arc::clone(&self.nodes[n].clear);
                 let physical_id = rec.physical_id.clone().expect("an update has an object");
                 self.put(&id);
                 Box::pin(async move {
@@ -1114,18 +1121,7 @@ impl<'a> Runner<'a> {
             }
             CallResult::Update(Ok(updated)) => {
                 self.limiters[endpoint].on_success();
-                let clear = std::mem::take(&mut self.nodes[n].clear);
-                let redacted = match self.prep {
-                    Some(prep) => {
-                        let salt = self.state.secret_salt.clone();
-                        match prep.params.redact(&Value::Object(clear.clone()), &salt) {
-                            Value::Object(map) => map,
-                            _ => Properties::new(),
-                        }
-                    }
-                    None => clear.clone(),
-                };
-                self.nodes[n].clear = clear;
+                let redacted = std::mem::take(&mut self.nodes[n].redacted);
                 let rec = self.record(&id);
                 rec.properties = redacted;
                 rec.pending = None;
@@ -1345,6 +1341,7 @@ impl<'a> Runner<'a> {
     }
 
     fn complete_node(&mut self, n: usize) {
+        self.nodes[n].clear = Arc::default();
         let (_, complete, _) = self.nodes[n].verb.statuses();
         self.emit(n, complete, None);
         self.queue.finish(n);
@@ -1669,10 +1666,9 @@ pub(crate) async fn apply(
 ) -> Result<Report, EngineError> {
     let existed = !state.resources.is_empty();
     let mut runner = Runner::new(engine, Some(&prep), state, options);
-    runner.state.template = Some(prep.template.clone());
+    runner.state.template = Some(Arc::clone(&prep.template));
     runner.journal.push(JournalEntry::Template {
-        template: prep.template.clone(),
-    });
+        template: Arc::clone(&prep.template) });
     let (in_progress, complete, failed) = if existed {
         (
             Status::UpdateInProgress,
@@ -1748,8 +1744,10 @@ pub(crate) async fn apply(
     }
     runner.flush().await?;
     runner.state.updated = Utc::now();
-    engine.store.save(&runner.state).await?;
     let report = runner.report(status, outputs);
+    let state = std::mem::replace(&mut runner.state, StackState::new(""));
+    drop(runner);
+    engine.store.save_owned(state).await?;
     if report.cancelled {
         Err(EngineError::Cancelled(Box::new(report)))
     } else if !report.failures.is_empty() {

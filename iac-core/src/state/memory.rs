@@ -9,8 +9,11 @@ use super::{JournalEntry, LockInfo, StackState, StateError, StateLock, StateStor
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// The last saved state of each stack with its journal applied as it arrives (the
+    /// same result as replaying the journal on load, without keeping the entries).
     states: HashMap<String, StackState>,
-    journals: HashMap<String, Vec<JournalEntry>>,
+    /// Entries appended since the last save.
+    journal_lens: HashMap<String, usize>,
     locks: HashMap<String, LockInfo>,
 }
 
@@ -31,7 +34,7 @@ impl MemoryStateStore {
 
     /// Number of journal entries not yet folded into a saved state (for tests).
     pub fn journal_len(&self, stack: &str) -> usize {
-        self.lock_inner().journals.get(stack).map_or(0, Vec::len)
+        self.lock_inner().journal_lens.get(stack).copied().unwrap_or(0)
     }
 
     fn lock_inner(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -69,43 +72,37 @@ impl StateStore for MemoryStateStore {
     }
 
     async fn load(&self, stack: &str) -> Result<Option<StackState>, StateError> {
-        let inner = self.lock_inner();
-        let journal = inner
-            .journals
-            .get(stack)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let mut state = match inner.states.get(stack) {
-            Some(state) => state.clone(),
-            None if journal.is_empty() => return Ok(None),
-            None => StackState::new(stack),
-        };
-        for entry in journal {
-            state.apply_entry(entry);
-        }
-        Ok(Some(state))
+        Ok(self.lock_inner().states.get(stack).cloned())
     }
 
     async fn save(&self, state: &StackState) -> Result<(), StateError> {
         let mut inner = self.lock_inner();
-        inner.journals.remove(&state.stack);
+        inner.journal_lens.remove(&state.stack);
         inner.states.insert(state.stack.clone(), state.clone());
         Ok(())
     }
 
-    async fn append(&self, stack: &str, entries: &[JournalEntry]) -> Result<(), StateError> {
-        self.lock_inner()
-            .journals
-            .entry(stack.to_owned())
-            .or_default()
-            .extend_from_slice(entries);
+    async fn save_owned(&self, state: StackState) -> Result<(), StateError> {
+        let mut inner = self.lock_inner();
+        inner.journal_lens.remove(&state.stack);
+        inner.states.insert(state.stack.clone(), state);
+        Ok(())
+    }
+
+    async fn append(&self, stack: &str, entries: Vec<JournalEntry>) -> Result<(), StateError> {
+        let mut inner = self.lock_inner();
+        *inner.journal_lens.entry(stack.to_owned()).or_default() += entries.len();
+        let state = inner.states.entry(stack.to_owned()).or_insert_with(|| StackState::new(stack));
+        for entry in entries {
+            state.apply_owned_entry(entry);
+        }
         Ok(())
     }
 
     async fn remove(&self, stack: &str) -> Result<(), StateError> {
         let mut inner = self.lock_inner();
         inner.states.remove(stack);
-        inner.journals.remove(stack);
+        inner.journal_lens.remove(stack);
         Ok(())
     }
 }

@@ -10,7 +10,7 @@
 //! it may have created.
 //!
 //! Properties stored here are redacted: any `NoEcho` parameter value inside them is replaced
-//! by a salted digest (see [`crate::params`]).
+//! by a salted digest (see [`crate::params::ParamValues::redact`]).
 
 // mod file; (the file store lands in its own change)
 mod memory;
@@ -18,6 +18,7 @@ mod memory;
 pub use memory::MemoryStateStore;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -45,7 +46,7 @@ pub struct StackState {
     pub outputs: IndexMap<String, Value>,
     /// The template of the last apply that started (so that destroy and resume need none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<Template>,
+    pub template: Option<Arc<Template>>,
     /// Random salt for the digests that stand in for secrets in stored properties.
     #[serde(default)]
     pub secret_salt: String,
@@ -71,18 +72,20 @@ impl StackState {
 
     /// Applies one journal entry.
     pub fn apply_entry(&mut self, entry: &JournalEntry) {
+        self.apply_owned_entry(entry.clone());
+    }
+
+    /// Applies one journal entry, taking it.
+    pub fn apply_owned_entry(&mut self, entry: JournalEntry) {
         match entry {
-            JournalEntry::Put {
-                logical_id,
-                resource,
-            } => {
-                self.resources.insert(logical_id.clone(), resource.clone());
+            JournalEntry::Put { logical_id, resource } => {
+                self.resources.insert(logical_id, *resource);
             }
             JournalEntry::Remove { logical_id } => {
-                self.resources.shift_remove(logical_id);
+                self.resources.shift_remove(&logical_id);
             }
-            JournalEntry::Outputs { outputs } => self.outputs = outputs.clone(),
-            JournalEntry::Template { template } => self.template = Some(template.clone()),
+            JournalEntry::Outputs { outputs } => self.outputs = outputs,
+            JournalEntry::Template { template } => self.template = Some(template),
         }
     }
 
@@ -188,7 +191,7 @@ pub enum JournalEntry {
         /// Its logical id.
         logical_id: String,
         /// Its new record.
-        resource: ResourceState,
+        resource: Box<ResourceState>,
     },
     /// Forgets a resource (deleted or retained).
     Remove {
@@ -203,7 +206,7 @@ pub enum JournalEntry {
     /// Sets the template of the apply in progress.
     Template {
         /// The template.
-        template: Template,
+        template: Arc<Template>,
     },
 }
 
@@ -337,8 +340,14 @@ pub trait StateStore: Send + Sync {
     /// Writes a whole state durably and clears the stack's journal.
     async fn save(&self, state: &StackState) -> Result<(), StateError>;
 
-    /// Appends journal entries durably (they are on disk when this returns).
-    async fn append(&self, stack: &str, entries: &[JournalEntry]) -> Result<(), StateError>;
+    /// Like [`StateStore::save`], taking the state: a store that keeps states in memory
+    /// stores it without a copy.
+    async fn save_owned(&self, state: StackState) -> Result<(), StateError> {
+        self.save(&state).await
+    }
+
+    /// Appends journal entries durably (they are stored when this returns).
+    async fn append(&self, stack: &str, entries: Vec<JournalEntry>) -> Result<(), StateError>;
 
     /// Removes a stack's state and journal (after a complete destroy).
     async fn remove(&self, stack: &str) -> Result<(), StateError>;
