@@ -6,10 +6,13 @@
 //! types; the engine drives them.
 
 pub mod expr;
+pub mod graph;
+pub mod loader;
 pub mod model;
 pub mod provider;
 pub mod secret;
 pub mod state;
+pub mod validate;
 
 pub use expr::Expr;
 pub use model::Template;

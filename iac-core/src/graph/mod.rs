@@ -24,8 +24,8 @@
 mod queue;
 mod refs;
 
-use std::collections::{BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 
 use indexmap::IndexMap;
@@ -35,8 +35,8 @@ use crate::model::Template;
 use crate::provider::ErrorKind;
 
 pub use queue::{DepQueue, NodeState, QueueError};
-pub use refs::{RefKind, Reference, map_references_at, references, references_at};
 pub(crate) use refs::{Found, Seg, join_key, render_path, walk, walk_map};
+pub use refs::{RefKind, Reference, map_references_at, references, references_at};
 
 /// A dependency cycle: logical ids, starting and ending at the cycle's first id in template
 /// order. Displays as `A -> B -> C -> A`, where each id depends on the next.

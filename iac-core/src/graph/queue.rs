@@ -326,13 +326,10 @@ impl DepQueue {
     }
 
     fn check(&self, node: usize) -> Result<NodeState, QueueError> {
-        self.state
-            .get(node)
-            .copied()
-            .ok_or(QueueError::NoSuchNode {
-                node,
-                len: self.len(),
-            })
+        self.state.get(node).copied().ok_or(QueueError::NoSuchNode {
+            node,
+            len: self.len(),
+        })
     }
 
     /// The number of nodes.

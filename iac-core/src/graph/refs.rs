@@ -361,7 +361,12 @@ mod tests {
                     "IsProd".into(),
                     None
                 ),
-                ("Name.Fn::If[1]".into(), RefKind::Ref, "ProdName".into(), None),
+                (
+                    "Name.Fn::If[1]".into(),
+                    RefKind::Ref,
+                    "ProdName".into(),
+                    None
+                ),
                 ("Flag".into(), RefKind::Condition, "IsProd".into(), None),
             ]
         );
@@ -376,7 +381,12 @@ mod tests {
         assert_eq!(
             found,
             vec![
-                ("A".into(), RefKind::Sub, "Vm".into(), Some("PrivateIp".into())),
+                (
+                    "A".into(),
+                    RefKind::Sub,
+                    "Vm".into(),
+                    Some("PrivateIp".into())
+                ),
                 ("A".into(), RefKind::Sub, "Port".into(), None),
                 ("B".into(), RefKind::Sub, "Param".into(), None),
                 (

@@ -24,7 +24,11 @@ fn edges_come_from_every_kind_of_reference() {
         ("Vpc", json!({}), &[]),
         ("Sg", json!({}), &[]),
         ("Bucket", json!({}), &[]),
-        ("Vsw", json!({"VpcId": {"Ref": "Vpc"}, "Zone": {"Ref": "ZoneParam"}}), &[]),
+        (
+            "Vsw",
+            json!({"VpcId": {"Ref": "Vpc"}, "Zone": {"Ref": "ZoneParam"}}),
+            &[],
+        ),
         (
             "Vm",
             json!({
@@ -98,7 +102,11 @@ fn the_shortest_way_around_is_reported() {
 #[test]
 fn missing_resources_are_named_with_their_path() {
     let t = template(&[
-        ("Vm", json!({"Ids": [{"Fn::GetAtt": ["Gone", "Id"]}], "P": {"Ref": "Param"}}), &["Ghost"]),
+        (
+            "Vm",
+            json!({"Ids": [{"Fn::GetAtt": ["Gone", "Id"]}], "P": {"Ref": "Param"}}),
+            &["Ghost"],
+        ),
         ("Odd.Id", json!({"X": {"Fn::Sub": "${Nope.Attr}"}}), &[]),
     ]);
     let err = DepGraph::from_template(&t).unwrap_err();
