@@ -535,9 +535,19 @@ fn call_problem(function: &str, args: &Expr) -> Option<CallProblem> {
         _ => shape(expected),
     };
     match function {
-        // A well-formed Ref or GetAtt is never a call: reaching here means a bad shape.
-        "Ref" => shape("a name (a string)"),
-        "Fn::GetAtt" => shape("[resource, attribute] (two strings)"),
+        // Read from JSON, a well-formed Ref or GetAtt is never a call; built in Rust, it
+        // may be.
+        "Ref" => match args {
+            Expr::String(_) => None,
+            _ => shape("a name (a string)"),
+        },
+        "Fn::GetAtt" => match args {
+            Expr::List(items) if matches!(items.as_slice(), [Expr::String(_), Expr::String(_)]) => {
+                None
+            }
+            Expr::String(dotted) if dotted.contains('.') => None,
+            _ => shape("[resource, attribute] (two strings)"),
+        },
         "Condition" => match args {
             Expr::String(_) => None,
             _ => shape("a condition name (a string)"),
@@ -713,6 +723,31 @@ mod tests {
         );
         assert_eq!(errors.len(), 2);
         assert!(!errors.is_empty());
+    }
+
+    #[test]
+    fn calls_built_in_rust_are_not_malformed() {
+        let mut t = load_json(
+            r#"{"Resources": {"Vpc": {"Type": "ALIYUN::ECS::VPC"},
+                              "Vm": {"Type": "ALIYUN::ECS::Instance"}}}"#,
+        )
+        .unwrap();
+        let props = &mut t.resources["Vm"].properties;
+        props.insert("A".into(), Expr::call("Ref", Expr::from("Vpc")));
+        props.insert(
+            "B".into(),
+            Expr::call("Fn::GetAtt", Expr::from(vec!["Vpc", "VpcId"])),
+        );
+        props.insert("C".into(), Expr::call("Ref", Expr::from("Nope")));
+        let errors = validate(&t, &known, PSEUDO).unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "Resources.Vm.Properties.C: Ref to unknown resource or parameter 'Nope'"
+        );
+        assert_eq!(
+            DepGraph::from_template(&t).unwrap().dependencies_of("Vm"),
+            vec!["Vpc"]
+        );
     }
 
     #[test]

@@ -210,16 +210,44 @@ fn walk_call<'a>(
                 path.pop();
             }
         }
-        // A malformed `Fn::GetAtt` whose first element still names a resource: the
+        // `Expr::call("Ref", ..)` built in Rust rather than read from JSON.
+        ("Ref", Expr::String(name)) => {
+            f(
+                path,
+                Found::Reference {
+                    kind: RefKind::Ref,
+                    name: Cow::Borrowed(name),
+                    attribute: None,
+                },
+            );
+            return;
+        }
+        // Also a malformed `Fn::GetAtt` whose first element still names a resource: the
         // dependency is real even though validation rejects the call's shape.
         ("Fn::GetAtt", Expr::List(items)) => {
             if let Some(Expr::String(name)) = items.first() {
+                let attribute = match items.as_slice() {
+                    [_, Expr::String(attribute)] => Some(Cow::Borrowed(attribute.as_str())),
+                    _ => None,
+                };
                 f(
                     path,
                     Found::Reference {
                         kind: RefKind::GetAtt,
                         name: Cow::Borrowed(name),
-                        attribute: None,
+                        attribute,
+                    },
+                );
+            }
+        }
+        ("Fn::GetAtt", Expr::String(dotted)) => {
+            if let Some((name, attribute)) = dotted.split_once('.') {
+                f(
+                    path,
+                    Found::Reference {
+                        kind: RefKind::GetAtt,
+                        name: Cow::Borrowed(name),
+                        attribute: Some(Cow::Borrowed(attribute)),
                     },
                 );
             }
@@ -427,5 +455,20 @@ mod tests {
         );
         let r = &references(&Expr::get_att("Vm", "Ip"))[0];
         assert!(r.requires_resource());
+    }
+
+    #[test]
+    fn calls_built_in_rust_read_like_parsed_ones() {
+        let built = Expr::List(vec![
+            Expr::call("Ref", Expr::from("Vpc")),
+            Expr::call("Fn::GetAtt", Expr::from(vec!["Vm", "Ip"])),
+            Expr::call("Fn::GetAtt", Expr::from("Vm.Ip")),
+        ]);
+        let parsed = Expr::from_json(json!([
+            {"Ref": "Vpc"},
+            {"Fn::GetAtt": ["Vm", "Ip"]},
+            {"Fn::GetAtt": ["Vm", "Ip"]},
+        ]));
+        assert_eq!(references(&built), references(&parsed));
     }
 }
