@@ -1,14 +1,23 @@
 //! Temporary probe.
 #![allow(missing_docs)]
-use std::time::Instant;
 use iac_core::engine::{Engine, RunOptions, StackInput};
 use iac_core::memory::{MemoryCloud, MemoryConfig};
+use std::time::Instant;
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     for n in [2500usize, 5000, 10000] {
         let input = StackInput::new("b", iac_benches::tree_template(n));
-        let cloud = MemoryCloud::new(MemoryConfig { enforce_references: false, ..Default::default() });
-        let engine = Engine::builder().provider(cloud.registry(&[iac_benches::BENCH_TYPE])).concurrency(64).build();
+        let cloud = MemoryCloud::new(MemoryConfig {
+            enforce_references: false,
+            ..Default::default()
+        });
+        let engine = Engine::builder()
+            .provider(cloud.registry(&[iac_benches::BENCH_TYPE]))
+            .concurrency(64)
+            .build();
         rt.block_on(async {
             let t = Instant::now();
             engine.plan(&input).await.unwrap();

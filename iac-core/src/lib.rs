@@ -9,6 +9,7 @@ pub mod engine;
 pub mod eval;
 pub mod expr;
 pub mod graph;
+pub mod loader;
 pub mod memory;
 pub mod model;
 pub mod params;

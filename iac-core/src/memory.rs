@@ -214,7 +214,9 @@ impl MemoryCloud {
                     reason: format!("{id} stopped while starting"),
                 }
             }
-            Some(obj) if now >= obj.ready_at => Readiness::Ready(attributes(id, &obj.properties, names)),
+            Some(obj) if now >= obj.ready_at => {
+                Readiness::Ready(attributes(id, &obj.properties, names))
+            }
             Some(_) => Readiness::Pending {
                 status: "Pending".into(),
             },
@@ -338,7 +340,9 @@ impl ResourceHandler for MemoryHandler {
     ) -> Result<Readiness, HandlerError> {
         self.cloud.enter("read")?;
         self.cloud.latency().await;
-        Ok(self.cloud.readiness(physical_id, Instant::now(), &self.schema.attributes))
+        Ok(self
+            .cloud
+            .readiness(physical_id, Instant::now(), &self.schema.attributes))
     }
 
     async fn update(
@@ -427,7 +431,10 @@ impl ResourceHandler for MemoryHandler {
         let now = Instant::now();
         Ok(targets
             .iter()
-            .map(|t| self.cloud.readiness(t.physical_id, now, &self.schema.attributes))
+            .map(|t| {
+                self.cloud
+                    .readiness(t.physical_id, now, &self.schema.attributes)
+            })
             .collect())
     }
 }

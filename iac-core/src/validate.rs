@@ -1,17 +1,786 @@
-//! TEMPORARY local stand-in (not committed) until the graph branch lands.
-#![allow(missing_docs)]
-use crate::model::Template;
-#[derive(Debug, thiserror::Error)]
-#[error("invalid")]
-pub struct ValidationErrors;
-pub fn validate(
-    t: &Template,
-    known: &dyn Fn(&str) -> bool,
-    _pseudo: &[&str],
-) -> Result<(), ValidationErrors> {
-    if t.resources.values().all(|r| known(&r.type_name)) {
+//! Template validation: every problem of a template at once, each with the JSON path where it
+//! stands, before anything is planned or sent to a cloud.
+//!
+//! Validation checks what can be known without evaluating anything: that every reference
+//! names something that exists, that functions are supported and well formed, that resource
+//! types are known, that no section or key is silently ignored, and that the resources form
+//! no dependency cycle. Parameter values and property schemas are checked elsewhere.
+//!
+//! ```
+//! use iac_core::loader::load_json;
+//! use iac_core::validate::validate;
+//!
+//! let t = load_json(r#"{
+//!   "ROSTemplateFormatVersion": "2015-09-01",
+//!   "Resources": {
+//!     "Vm": {"Type": "ALIYUN::ECS::Instance",
+//!            "Properties": {"VSwitchId": {"Ref": "VSwich"}}}
+//!   }
+//! }"#).unwrap();
+//! let known = |t: &str| t == "ALIYUN::ECS::Instance";
+//! let errors = validate(&t, &known, &["ALIYUN::Region"]).unwrap_err();
+//! assert_eq!(
+//!     errors.to_string(),
+//!     "Resources.Vm.Properties.VSwitchId: Ref to unknown resource or parameter 'VSwich'"
+//! );
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+
+use thiserror::Error;
+
+use crate::expr::Expr;
+use crate::graph::{DepGraph, Found, RefKind, Seg, find_cycles, join_key, render_path, walk};
+use crate::model::{ROS_FORMAT_VERSION, Template};
+use crate::provider::ErrorKind;
+
+/// The functions the evaluator supports; any other `Fn::` key is reported.
+pub const SUPPORTED_FUNCTIONS: &[&str] = &[
+    "Ref",
+    "Condition",
+    "Fn::GetAtt",
+    "Fn::Join",
+    "Fn::Sub",
+    "Fn::Select",
+    "Fn::Split",
+    "Fn::Replace",
+    "Fn::Base64Encode",
+    "Fn::Base64Decode",
+    "Fn::FindInMap",
+    "Fn::If",
+    "Fn::Equals",
+    "Fn::And",
+    "Fn::Or",
+    "Fn::Not",
+    "Fn::GetJsonValue",
+    "Fn::Length",
+    "Fn::ListMerge",
+    "Fn::Str",
+    "Fn::Index",
+    "Fn::Add",
+    "Fn::Max",
+    "Fn::Min",
+    "Fn::Avg",
+    "Fn::MergeMapToList",
+];
+
+/// Top-level sections of the ROS format that this SDK does not support.
+const KNOWN_UNSUPPORTED_SECTIONS: &[&str] = &["Transform", "Rules", "Locals", "Workspace"];
+
+/// Resource keys of the ROS format that this SDK does not support.
+const KNOWN_UNSUPPORTED_RESOURCE_KEYS: &[&str] = &["Count", "UpdatePolicy"];
+
+/// What kind of problem a [`ValidationError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// A reference names no resource, parameter, pseudo parameter, condition or mapping.
+    UnknownReference,
+    /// A reference names something of the wrong kind (`Fn::GetAtt` on a parameter, a `Ref`
+    /// to a resource inside `Conditions`).
+    WrongReference,
+    /// A resource type no provider handles.
+    UnknownResourceType,
+    /// A function call with the wrong shape (`{"Ref": 3}`, an unparsable `Fn::Sub` text).
+    MalformedCall,
+    /// A function the evaluator does not support.
+    UnsupportedFunction,
+    /// A section or key this SDK does not support or does not know.
+    Unsupported,
+    /// A `ROSTemplateFormatVersion` other than `2015-09-01`.
+    FormatVersion,
+    /// A dependency cycle between resources or between conditions.
+    Cycle,
+    /// The same name is used by a resource and a parameter.
+    DuplicateName,
+}
+
+/// One problem of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    /// JSON path where the problem stands (`Resources.Vm.Properties.VSwitchId`).
+    pub path: String,
+    /// What kind of problem it is.
+    pub kind: ProblemKind,
+    /// What is wrong, naming the offending name or function.
+    pub message: String,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a template, sorted by path (then message). Displays one problem
+/// per line.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub struct ValidationErrors {
+    errors: Vec<ValidationError>,
+}
+
+impl ValidationErrors {
+    /// The problems, sorted by path.
+    pub fn errors(&self) -> &[ValidationError] {
+        &self.errors
+    }
+
+    /// The number of problems (at least one).
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Always false: a `ValidationErrors` holds at least one problem.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// Always [`ErrorKind::Invalid`]: the template has to change.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Invalid
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
         Ok(())
-    } else {
-        Err(ValidationErrors)
+    }
+}
+
+/// Checks `template` and reports every problem together.
+///
+/// `known_types` says whether a resource type has a handler (usually
+/// `|t| registry.get(t).is_some()`); `pseudo_parameters` are the names a `Ref` may use
+/// besides parameters and resources (`ALIYUN::Region`, `ALIYUN::StackName`, ...).
+pub fn validate(
+    template: &Template,
+    known_types: &dyn Fn(&str) -> bool,
+    pseudo_parameters: &[&str],
+) -> Result<(), ValidationErrors> {
+    let mut v = Validator {
+        template,
+        pseudo: pseudo_parameters.iter().copied().collect(),
+        errors: Vec::new(),
+    };
+    v.check_sections();
+    v.check_conditions();
+    v.check_resources(known_types);
+    v.check_outputs();
+    v.check_cycles();
+    let mut errors = v.errors;
+    if errors.is_empty() {
+        return Ok(());
+    }
+    errors.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+    errors.dedup();
+    Err(ValidationErrors { errors })
+}
+
+/// Where an expression stands, which decides what its references may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// `Conditions`: parameters, pseudo parameters and other conditions only.
+    Condition,
+    /// Resource properties and outputs: resources too.
+    Value,
+}
+
+struct Validator<'t> {
+    template: &'t Template,
+    pseudo: HashSet<&'t str>,
+    errors: Vec<ValidationError>,
+}
+
+impl<'t> Validator<'t> {
+    fn report(&mut self, path: String, kind: ProblemKind, message: String) {
+        self.errors.push(ValidationError {
+            path,
+            kind,
+            message,
+        });
+    }
+
+    fn check_sections(&mut self) {
+        let t = self.template;
+        if let Some(version) = &t.format_version
+            && version != ROS_FORMAT_VERSION
+        {
+            self.report(
+                "ROSTemplateFormatVersion".into(),
+                ProblemKind::FormatVersion,
+                format!("unsupported format version '{version}' (expected '{ROS_FORMAT_VERSION}')"),
+            );
+        }
+        for key in t.unsupported.keys() {
+            let message = if KNOWN_UNSUPPORTED_SECTIONS.contains(&key.as_str()) {
+                format!("section '{key}' is not supported")
+            } else {
+                format!("unknown section '{key}'")
+            };
+            self.report(join_key("", key), ProblemKind::Unsupported, message);
+        }
+        for id in t.resources.keys() {
+            if t.parameters.contains_key(id) {
+                self.report(
+                    join_key("Resources", id),
+                    ProblemKind::DuplicateName,
+                    format!("logical id '{id}' is also the name of a parameter"),
+                );
+            }
+        }
+    }
+
+    fn check_conditions(&mut self) {
+        let t = self.template;
+        let mut dependencies: Vec<Vec<usize>> = Vec::with_capacity(t.conditions.len());
+        for (name, expr) in &t.conditions {
+            let base = join_key("Conditions", name);
+            let found = self.check_expr(expr, &base, Scope::Condition);
+            dependencies.push(
+                found
+                    .iter()
+                    .filter_map(|c| t.conditions.get_index_of(c.as_str()))
+                    .collect(),
+            );
+        }
+        for cycle in find_cycles(&dependencies) {
+            let names: Vec<&str> = cycle
+                .iter()
+                .filter_map(|&i| t.conditions.get_index(i).map(|(n, _)| n.as_str()))
+                .collect();
+            self.report(
+                join_key("Conditions", names[0]),
+                ProblemKind::Cycle,
+                format!("condition cycle {}", names.join(" -> ")),
+            );
+        }
+    }
+
+    fn check_resources(&mut self, known_types: &dyn Fn(&str) -> bool) {
+        let t = self.template;
+        for (id, spec) in &t.resources {
+            let base = join_key("Resources", id);
+            if !known_types(&spec.type_name) {
+                self.report(
+                    join_key(&base, "Type"),
+                    ProblemKind::UnknownResourceType,
+                    format!("unknown resource type '{}'", spec.type_name),
+                );
+            }
+            for key in spec.unsupported.keys() {
+                let message = if KNOWN_UNSUPPORTED_RESOURCE_KEYS.contains(&key.as_str()) {
+                    format!("key '{key}' is not supported on a resource")
+                } else {
+                    format!("unknown key '{key}' on a resource")
+                };
+                self.report(join_key(&base, key), ProblemKind::Unsupported, message);
+            }
+            for dep in &spec.depends_on {
+                if !t.resources.contains_key(dep) {
+                    self.report(
+                        join_key(&base, "DependsOn"),
+                        ProblemKind::UnknownReference,
+                        format!("DependsOn names unknown resource '{dep}'"),
+                    );
+                }
+            }
+            if let Some(condition) = &spec.condition {
+                self.check_condition_name(join_key(&base, "Condition"), condition);
+            }
+            let properties = join_key(&base, "Properties");
+            for (key, value) in &spec.properties {
+                self.check_expr(value, &join_key(&properties, key), Scope::Value);
+            }
+        }
+    }
+
+    fn check_outputs(&mut self) {
+        let t = self.template;
+        for (name, output) in &t.outputs {
+            let base = join_key("Outputs", name);
+            if let Some(condition) = &output.condition {
+                self.check_condition_name(join_key(&base, "Condition"), condition);
+            }
+            self.check_expr(&output.value, &join_key(&base, "Value"), Scope::Value);
+        }
+    }
+
+    fn check_cycles(&mut self) {
+        // Missing references are reported by the checks above; only cycles are new here.
+        if let Err(err) = DepGraph::from_template(self.template) {
+            for cycle in err.cycles() {
+                self.report(
+                    join_key("Resources", &cycle.0[0]),
+                    ProblemKind::Cycle,
+                    format!("dependency cycle {cycle}"),
+                );
+            }
+        }
+    }
+
+    fn check_condition_name(&mut self, path: String, name: &str) {
+        if !self.template.conditions.contains_key(name) {
+            self.report(
+                path,
+                ProblemKind::UnknownReference,
+                format!("unknown condition '{name}'"),
+            );
+        }
+    }
+
+    /// Checks one expression; returns the condition names it references (for cycles
+    /// between conditions).
+    fn check_expr(&mut self, expr: &Expr, base: &str, scope: Scope) -> Vec<String> {
+        let mut conditions = Vec::new();
+        let mut found = Vec::new();
+        let mut path = Vec::new();
+        walk(expr, &mut path, &mut |segs: &[Seg<'_>], item: Found<'_>| {
+            found.push((render_path(base, segs), describe(item)));
+        });
+        for (path, item) in found {
+            match item {
+                Item::Reference {
+                    kind,
+                    name,
+                    attribute,
+                } => {
+                    if kind == RefKind::Condition {
+                        conditions.push(name.clone());
+                    }
+                    self.check_reference(path, scope, kind, &name, attribute.as_deref());
+                }
+                Item::Call { function, problem } => {
+                    self.check_call(path, &function, problem);
+                }
+                Item::BadSub { message } => {
+                    self.report(
+                        path,
+                        ProblemKind::MalformedCall,
+                        format!("Fn::Sub text is malformed: {message}"),
+                    );
+                }
+            }
+        }
+        conditions
+    }
+
+    fn check_reference(
+        &mut self,
+        path: String,
+        scope: Scope,
+        kind: RefKind,
+        name: &str,
+        attribute: Option<&str>,
+    ) {
+        let t = self.template;
+        if kind == RefKind::Condition {
+            self.check_condition_name(path, name);
+            return;
+        }
+        let is_resource = t.resources.contains_key(name);
+        let is_value = t.parameters.contains_key(name) || self.pseudo.contains(name);
+        // How the reference reads in a message: `Ref`, `Fn::GetAtt`, `Fn::Sub variable 'X.Y'`.
+        let what = match (kind, attribute) {
+            (RefKind::Sub, Some(attribute)) => format!("Fn::Sub variable '{name}.{attribute}'"),
+            (RefKind::Sub, None) => format!("Fn::Sub variable '{name}'"),
+            (other, _) => other.as_str().to_owned(),
+        };
+        let needs_resource = kind == RefKind::GetAtt || attribute.is_some();
+        if scope == Scope::Condition && (is_resource || needs_resource) {
+            let message = if is_resource {
+                format!(
+                    "{what} to resource '{name}' in a condition (conditions can only use parameters)"
+                )
+            } else {
+                format!("{what} in a condition (conditions can only use parameters)")
+            };
+            self.report(path, ProblemKind::WrongReference, message);
+            return;
+        }
+        if needs_resource {
+            if is_resource {
+                return;
+            }
+            if is_value {
+                self.report(
+                    path,
+                    ProblemKind::WrongReference,
+                    format!("{what} names parameter '{name}', not a resource"),
+                );
+            } else {
+                self.report(
+                    path,
+                    ProblemKind::UnknownReference,
+                    format!("{what} to unknown resource '{name}'"),
+                );
+            }
+            return;
+        }
+        if !is_resource && !is_value {
+            let message = match (scope, kind) {
+                (Scope::Condition, _) => format!("{what} to unknown parameter '{name}'"),
+                (Scope::Value, RefKind::Sub) => {
+                    format!("{what} is not a resource, parameter or local variable")
+                }
+                (Scope::Value, _) => format!("{what} to unknown resource or parameter '{name}'"),
+            };
+            self.report(path, ProblemKind::UnknownReference, message);
+        }
+    }
+
+    fn check_call(&mut self, path: String, function: &str, problem: Option<CallProblem>) {
+        if !SUPPORTED_FUNCTIONS.contains(&function) {
+            self.report(
+                path,
+                ProblemKind::UnsupportedFunction,
+                format!("function '{function}' is not supported"),
+            );
+            return;
+        }
+        match problem {
+            Some(CallProblem::Shape(message)) => {
+                self.report(path, ProblemKind::MalformedCall, message);
+            }
+            Some(CallProblem::UnknownMapping(map))
+                if !self.template.mappings.contains_key(&map) =>
+            {
+                self.report(
+                    path,
+                    ProblemKind::UnknownReference,
+                    format!("Fn::FindInMap names unknown mapping '{map}'"),
+                );
+            }
+            Some(CallProblem::UnknownMapping(_)) | None => {}
+        }
+    }
+}
+
+/// An owned copy of what the walk found, so the walk's borrow ends before reporting.
+enum Item {
+    Reference {
+        kind: RefKind,
+        name: String,
+        attribute: Option<String>,
+    },
+    Call {
+        function: String,
+        problem: Option<CallProblem>,
+    },
+    BadSub {
+        message: String,
+    },
+}
+
+enum CallProblem {
+    /// The arguments have the wrong shape; the message says which shape is expected.
+    Shape(String),
+    /// `Fn::FindInMap` with a literal map name, to look up in `Mappings`.
+    UnknownMapping(String),
+}
+
+fn describe(found: Found<'_>) -> Item {
+    match found {
+        Found::Reference {
+            kind,
+            name,
+            attribute,
+        } => Item::Reference {
+            kind,
+            name: name.into_owned(),
+            attribute: attribute.map(|a| a.into_owned()),
+        },
+        Found::Call { function, args } => Item::Call {
+            function: function.to_owned(),
+            problem: call_problem(function, args),
+        },
+        Found::BadSub { message } => Item::BadSub { message },
+    }
+}
+
+fn type_name(expr: &Expr) -> &'static str {
+    match expr {
+        Expr::Null => "null",
+        Expr::Bool(_) => "a boolean",
+        Expr::Number(_) => "a number",
+        Expr::String(_) => "a string",
+        Expr::List(_) => "a list",
+        Expr::Map(_) => "a map",
+        Expr::Ref(_) | Expr::GetAtt { .. } | Expr::Call { .. } => "a function call",
+    }
+}
+
+/// The structural check of a supported function's arguments. Arguments that are themselves
+/// function calls are accepted: their value is only known at evaluation.
+fn call_problem(function: &str, args: &Expr) -> Option<CallProblem> {
+    let shape = |expected: &str| {
+        Some(CallProblem::Shape(format!(
+            "{function} takes {expected}, got {}",
+            describe_args(args)
+        )))
+    };
+    let list_of = |n: usize, expected: &str| match args {
+        Expr::List(items) if items.len() == n => None,
+        Expr::Ref(_) | Expr::GetAtt { .. } | Expr::Call { .. } => None,
+        _ => shape(expected),
+    };
+    match function {
+        // Read from JSON, a well-formed Ref or GetAtt is never a call; built in Rust, it
+        // may be.
+        "Ref" => match args {
+            Expr::String(_) => None,
+            _ => shape("a name (a string)"),
+        },
+        "Fn::GetAtt" => match args {
+            Expr::List(items) if matches!(items.as_slice(), [Expr::String(_), Expr::String(_)]) => {
+                None
+            }
+            Expr::String(dotted) if dotted.contains('.') => None,
+            _ => shape("[resource, attribute] (two strings)"),
+        },
+        "Condition" => match args {
+            Expr::String(_) => None,
+            _ => shape("a condition name (a string)"),
+        },
+        "Fn::Sub" => match args {
+            Expr::String(_) => None,
+            Expr::List(items) => match items.as_slice() {
+                [Expr::String(_)] | [Expr::String(_), Expr::Map(_)] => None,
+                _ => shape("a text or [text, {variables}]"),
+            },
+            _ => shape("a text or [text, {variables}]"),
+        },
+        "Fn::If" => match args {
+            Expr::List(items) if items.len() == 3 && matches!(items[0], Expr::String(_)) => None,
+            _ => shape("[condition name, value if true, value if false]"),
+        },
+        "Fn::FindInMap" => match args {
+            Expr::List(items) if items.len() == 3 => match &items[0] {
+                Expr::String(map) => Some(CallProblem::UnknownMapping(map.clone())),
+                _ => None,
+            },
+            _ => list_of(3, "[map name, top-level key, second-level key]"),
+        },
+        "Fn::Join" => list_of(2, "[delimiter, list]"),
+        "Fn::Select" => list_of(2, "[index, list or map]"),
+        "Fn::Split" => list_of(2, "[delimiter, text]"),
+        "Fn::Replace" => list_of(2, "[{find: replace}, text]"),
+        "Fn::Equals" => list_of(2, "[value, value]"),
+        "Fn::And" | "Fn::Or" => match args {
+            Expr::List(items) if items.len() >= 2 => None,
+            _ => shape("a list of at least two conditions"),
+        },
+        _ => None,
+    }
+}
+
+fn describe_args(args: &Expr) -> String {
+    match args {
+        Expr::List(items) => format!("a list of {}", items.len()),
+        other => type_name(other).to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loader::load_json;
+
+    const PSEUDO: &[&str] = &["ALIYUN::Region", "ALIYUN::StackName", "ALIYUN::NoValue"];
+
+    fn known(t: &str) -> bool {
+        t.starts_with("ALIYUN::ECS::") && t != "ALIYUN::ECS::Vpcc"
+    }
+
+    fn check(json: &str) -> Result<(), ValidationErrors> {
+        validate(
+            &load_json(json).expect("test template loads"),
+            &known,
+            PSEUDO,
+        )
+    }
+
+    #[test]
+    fn a_sound_template_passes() {
+        check(
+            r#"{
+              "ROSTemplateFormatVersion": "2015-09-01",
+              "Parameters": {"Zone": {"Type": "String"}, "Env": {"Type": "String"}},
+              "Mappings": {"Sizes": {"prod": {"Type": "ecs.g6.large"}}},
+              "Conditions": {
+                "IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
+                "NotProd": {"Fn::Not": {"Condition": "IsProd"}}
+              },
+              "Resources": {
+                "Vpc": {"Type": "ALIYUN::ECS::VPC", "Properties": {"CidrBlock": "10.0.0.0/8"}},
+                "Vsw": {"Type": "ALIYUN::ECS::VSwitch", "DependsOn": "Vpc",
+                        "Properties": {"VpcId": {"Ref": "Vpc"}, "ZoneId": {"Ref": "Zone"}}},
+                "Vm": {"Type": "ALIYUN::ECS::Instance", "Condition": "IsProd",
+                       "Properties": {
+                         "VSwitchId": {"Fn::GetAtt": ["Vsw", "VSwitchId"]},
+                         "InstanceType": {"Fn::FindInMap": ["Sizes", {"Ref": "Env"}, "Type"]},
+                         "UserData": {"Fn::Sub": ["${Vpc} ${Local} ${ALIYUN::Region} ${!Raw}",
+                                                  {"Local": "x"}]},
+                         "Name": {"Fn::If": ["NotProd", "dev", {"Ref": "ALIYUN::NoValue"}]}
+                       }}
+              },
+              "Outputs": {"Ip": {"Condition": "IsProd",
+                                 "Value": {"Fn::GetAtt": ["Vm", "PrivateIp"]}}}
+            }"#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let errors = check(
+            r#"{
+              "ROSTemplateFormatVersion": "2014-01-01",
+              "Transform": "Aliyun::Serverless-2018-04-03",
+              "Resource": {},
+              "Parameters": {"Zone": {"Type": "String"}, "Vsw": {"Type": "String"}},
+              "Conditions": {
+                "UsesResource": {"Fn::Equals": [{"Ref": "Vpc"}, "x"]},
+                "UsesAttr": {"Fn::Equals": [{"Fn::GetAtt": ["Vpc", "VpcId"]}, "x"]},
+                "Loop1": {"Fn::Not": {"Condition": "Loop2"}},
+                "Loop2": {"Fn::And": [{"Condition": "Loop1"}, {"Condition": "Nowhere"}]}
+              },
+              "Resources": {
+                "Vpc": {"Type": "ALIYUN::ECS::Vpcc", "Count": 2, "Colour": "red"},
+                "Vsw": {"Type": "ALIYUN::ECS::VSwitch", "DependsOn": ["Vpc", "Ghost"],
+                        "Condition": "NoSuchCondition",
+                        "Properties": {"VpcId": {"Ref": "Vpc"}}},
+                "Master": {"Type": "ALIYUN::ECS::Instance",
+                  "Properties": {
+                    "VSwitchId": {"Ref": "VSwich"},
+                    "ZoneId": {"Fn::GetAtt": ["Zone", "Id"]},
+                    "Bad": {"Ref": 3},
+                    "BadAtt": {"Fn::GetAtt": ["Vpc"]},
+                    "Jq": {"Fn::Jq": ["First", ".a", {}]},
+                    "Sub": {"Fn::Sub": "${Missing} ${Vpc.VpcId} ${Gone.Attr} ${Unclosed"},
+                    "Sub2": {"Fn::Sub": ["${Local} ${Nope}", {"Local": {"Ref": "Nada"}}]},
+                    "If": {"Fn::If": ["Unknown", 1, 2]},
+                    "If2": {"Fn::If": ["Loop1", 1]},
+                    "Map": {"Fn::FindInMap": ["NoMap", "a", "b"]},
+                    "Join": {"Fn::Join": ","},
+                    "Loop": {"Ref": "Worker"}
+                  }},
+                "Worker": {"Type": "ALIYUN::ECS::Instance",
+                  "Properties": {"Peer": {"Fn::GetAtt": ["Master", "PrivateIp"]}}}
+              },
+              "Outputs": {
+                "A": {"Value": {"Ref": "Absent"}, "Condition": "Nope"},
+                "B": {"Value": {"Fn::Select": [0]}}
+              }
+            }"#,
+        )
+        .unwrap_err();
+        assert_eq!(errors.kind(), ErrorKind::Invalid);
+        assert!(
+            errors
+                .errors()
+                .windows(2)
+                .all(|w| (&w[0].path, &w[0].message) <= (&w[1].path, &w[1].message))
+        );
+        insta::assert_snapshot!(errors.to_string());
+    }
+
+    #[test]
+    fn problems_carry_a_kind() {
+        let errors = check(
+            r#"{"Resources": {
+                 "A": {"Type": "ALIYUN::ECS::VPC", "Properties": {"X": {"Ref": "B"}}},
+                 "B": {"Type": "ALIYUN::ECS::VPC", "Properties": {"X": {"Ref": "A"}}},
+                 "C": {"Type": "Nope::Type"}
+               }}"#,
+        )
+        .unwrap_err();
+        let kinds: Vec<(&str, ProblemKind)> = errors
+            .errors()
+            .iter()
+            .map(|e| (e.path.as_str(), e.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("Resources.A", ProblemKind::Cycle),
+                ("Resources.C.Type", ProblemKind::UnknownResourceType),
+            ]
+        );
+        assert_eq!(
+            errors.errors()[0].to_string(),
+            "Resources.A: dependency cycle A -> B -> A"
+        );
+        assert_eq!(errors.len(), 2);
+        assert!(!errors.is_empty());
+    }
+
+    #[test]
+    fn calls_built_in_rust_are_not_malformed() {
+        let mut t = load_json(
+            r#"{"Resources": {"Vpc": {"Type": "ALIYUN::ECS::VPC"},
+                              "Vm": {"Type": "ALIYUN::ECS::Instance"}}}"#,
+        )
+        .unwrap();
+        let props = &mut t.resources["Vm"].properties;
+        props.insert("A".into(), Expr::call("Ref", Expr::from("Vpc")));
+        props.insert(
+            "B".into(),
+            Expr::call("Fn::GetAtt", Expr::from(vec!["Vpc", "VpcId"])),
+        );
+        props.insert("C".into(), Expr::call("Ref", Expr::from("Nope")));
+        let errors = validate(&t, &known, PSEUDO).unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "Resources.Vm.Properties.C: Ref to unknown resource or parameter 'Nope'"
+        );
+        assert_eq!(
+            DepGraph::from_template(&t).unwrap().dependencies_of("Vm"),
+            vec!["Vpc"]
+        );
+    }
+
+    #[test]
+    fn a_resource_may_not_share_a_parameter_name() {
+        let errors = check(
+            r#"{"Parameters": {"Vpc": {"Type": "String"}},
+                "Resources": {"Vpc": {"Type": "ALIYUN::ECS::VPC"}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "Resources.Vpc: logical id 'Vpc' is also the name of a parameter"
+        );
+    }
+
+    #[test]
+    fn getatt_on_a_parameter_is_a_wrong_reference() {
+        let errors = check(
+            r#"{"Parameters": {"P": {"Type": "String"}},
+                "Resources": {"R": {"Type": "ALIYUN::ECS::VPC",
+                  "Properties": {"X": {"Fn::GetAtt": ["P", "Id"]}, "Y": {"Fn::Sub": "${P.Id}"}}}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "Resources.R.Properties.X: Fn::GetAtt names parameter 'P', not a resource\n\
+             Resources.R.Properties.Y: Fn::Sub variable 'P.Id' names parameter 'P', not a resource"
+        );
+        assert!(
+            errors
+                .errors()
+                .iter()
+                .all(|e| e.kind == ProblemKind::WrongReference)
+        );
     }
 }

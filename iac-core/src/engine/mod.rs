@@ -269,6 +269,9 @@ pub enum EngineError {
     /// Resources failed; the report says which, and what was rolled back or left.
     #[error("stack '{}' {}: {}", .0.stack, .0.status, summary(.0))]
     Failed(Box<Report>),
+    /// A bug in the engine, reported instead of a panic.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The operation was cancelled; the state is consistent and `resume` finishes it.
     #[error("stack '{}': cancelled; run the apply again to resume", .0.stack)]
     Cancelled(Box<Report>),
@@ -301,7 +304,7 @@ impl EngineError {
             | EngineError::UnknownStack(_)
             | EngineError::NoHandler { .. } => ErrorKind::Invalid,
             EngineError::State(StateError::Locked { .. }) => ErrorKind::Conflict,
-            EngineError::State(_) => ErrorKind::Permanent,
+            EngineError::State(_) | EngineError::Internal(_) => ErrorKind::Permanent,
             EngineError::Failed(_) => ErrorKind::Permanent,
             EngineError::Cancelled(_) => ErrorKind::Transient,
         }

@@ -62,7 +62,13 @@ pub struct RateLimitOptions {
 
 impl Default for RateLimitOptions {
     fn default() -> Self {
-        RateLimitOptions { initial_rate: None, min_rate: 0.5, max_rate: 500.0, decrease_factor: 0.5, increase_step: 0.5 }
+        RateLimitOptions {
+            initial_rate: None,
+            min_rate: 0.5,
+            max_rate: 500.0,
+            decrease_factor: 0.5,
+            increase_step: 0.5,
+        }
     }
 }
 
@@ -88,7 +94,9 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter at the initial rate.
     pub fn new(options: RateLimitOptions) -> Self {
-        let rate = options.initial_rate.map(|r| r.clamp(options.min_rate, options.max_rate));
+        let rate = options
+            .initial_rate
+            .map(|r| r.clamp(options.min_rate, options.max_rate));
         RateLimiter {
             options,
             rate,
@@ -119,7 +127,9 @@ impl RateLimiter {
 
     fn count_call(&mut self, at: Instant) {
         match self.window_start {
-            Some(start) if at.saturating_duration_since(start) < Duration::from_secs(1) => self.window_calls += 1,
+            Some(start) if at.saturating_duration_since(start) < Duration::from_secs(1) => {
+                self.window_calls += 1
+            }
             Some(start) if at.saturating_duration_since(start) < Duration::from_secs(2) => {
                 self.previous_window_calls = self.window_calls;
                 self.window_start = Some(start + Duration::from_secs(1));
@@ -170,14 +180,15 @@ impl RateLimiter {
     /// Records a throttled call; `retry_after` (if the endpoint said) pushes the next slot.
     pub fn on_throttled(&mut self, now: Instant, retry_after: Option<Duration>) {
         let current = self.rate.unwrap_or_else(|| self.measured_rate());
-        let recent = self
-            .last_decrease
-            .is_some_and(|at| self.rate.is_some() && now.saturating_duration_since(at) < Self::spacing(current));
+        let recent = self.last_decrease.is_some_and(|at| {
+            self.rate.is_some() && now.saturating_duration_since(at) < Self::spacing(current)
+        });
         let rate = if recent {
             current
         } else {
             self.last_decrease = Some(now);
-            (current * self.options.decrease_factor).clamp(self.options.min_rate, self.options.max_rate)
+            (current * self.options.decrease_factor)
+                .clamp(self.options.min_rate, self.options.max_rate)
         };
         self.rate = Some(rate);
         let pause = retry_after.unwrap_or_default().max(Self::spacing(rate));
@@ -214,19 +225,29 @@ mod tests {
         let t0 = Instant::now();
         let mut limiter = RateLimiter::new(RateLimitOptions::default());
         for i in 0..40 {
-            assert_eq!(limiter.reserve(t0 + Duration::from_millis(i * 10)), t0 + Duration::from_millis(i * 10));
+            assert_eq!(
+                limiter.reserve(t0 + Duration::from_millis(i * 10)),
+                t0 + Duration::from_millis(i * 10)
+            );
         }
         assert_eq!(limiter.rate(), None);
         let t1 = t0 + Duration::from_millis(400);
         limiter.on_throttled(t1, None);
-        assert_eq!(limiter.rate(), Some(20.0), "half of the 40 calls of the last second");
+        assert_eq!(
+            limiter.rate(),
+            Some(20.0),
+            "half of the 40 calls of the last second"
+        );
         assert_eq!(limiter.earliest(t1), t1 + Duration::from_millis(50));
     }
 
     #[test]
     fn slots_are_spaced_by_the_rate() {
         let t0 = Instant::now();
-        let mut limiter = RateLimiter::new(RateLimitOptions { initial_rate: Some(10.0), ..Default::default() });
+        let mut limiter = RateLimiter::new(RateLimitOptions {
+            initial_rate: Some(10.0),
+            ..Default::default()
+        });
         assert_eq!(limiter.reserve(t0), t0);
         assert_eq!(limiter.reserve(t0), t0 + Duration::from_millis(100));
         assert!(!limiter.try_acquire(t0));
@@ -236,8 +257,15 @@ mod tests {
     #[test]
     fn throttling_halves_once_per_burst_and_success_recovers_and_lifts() {
         let t0 = Instant::now();
-        let opts = RateLimitOptions { initial_rate: Some(100.0), max_rate: 31.0, ..Default::default() };
-        let mut limiter = RateLimiter::new(RateLimitOptions { max_rate: 500.0, ..opts.clone() });
+        let opts = RateLimitOptions {
+            initial_rate: Some(100.0),
+            max_rate: 31.0,
+            ..Default::default()
+        };
+        let mut limiter = RateLimiter::new(RateLimitOptions {
+            max_rate: 500.0,
+            ..opts.clone()
+        });
         limiter.on_throttled(t0, None);
         assert_eq!(limiter.rate(), Some(50.0));
         limiter.on_throttled(t0 + Duration::from_millis(1), None);
@@ -253,13 +281,21 @@ mod tests {
         for _ in 0..100 {
             capped.on_success();
         }
-        assert_eq!(capped.rate(), None, "a limit that recovers to max_rate is lifted");
+        assert_eq!(
+            capped.rate(),
+            None,
+            "a limit that recovers to max_rate is lifted"
+        );
     }
 
     #[test]
     fn retry_after_pushes_the_next_slot_and_the_floor_holds() {
         let t0 = Instant::now();
-        let opts = RateLimitOptions { initial_rate: Some(1.0), min_rate: 0.5, ..Default::default() };
+        let opts = RateLimitOptions {
+            initial_rate: Some(1.0),
+            min_rate: 0.5,
+            ..Default::default()
+        };
         let mut limiter = RateLimiter::new(opts);
         limiter.on_throttled(t0, Some(Duration::from_secs(5)));
         assert_eq!(limiter.rate(), Some(0.5));

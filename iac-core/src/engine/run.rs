@@ -79,8 +79,8 @@ pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepar
         .iter()
         .map(|id| {
             let d = graph
-                .dependencies(id)
-                .iter()
+                .dependencies_of(id)
+                .into_iter()
                 .filter(|d| active(d))
                 .map(|d| d.to_string())
                 .collect();
@@ -434,7 +434,7 @@ impl<'a> Runner<'a> {
             options,
             phase: Phase::Forward,
             nodes: Vec::new(),
-            queue: DepQueue::new(Vec::new()),
+            queue: DepQueue::new(&[]).expect("an empty queue is valid"),
             ready_jobs: VecDeque::new(),
             inflight: FuturesUnordered::new(),
             inflight_calls: 0,
@@ -624,7 +624,7 @@ impl<'a> Runner<'a> {
             && self.ready_jobs.is_empty()
             && self.job_timers == 0
             && self.pollers.iter().all(|p| p.members.is_empty())
-            && (self.halted || !self.queue.has_ready())
+            && (self.halted || self.queue.ready_count() == 0)
     }
 
     async fn run_phase(&mut self) -> Result<(), EngineError> {
@@ -803,7 +803,7 @@ impl<'a> Runner<'a> {
             if !self.state.resources[&*id].deposed.is_empty() {
                 // Nothing to change, but an old object still waits for the cleanup phase.
             }
-            self.queue.finish(n);
+            self.finish_in_queue(n);
             return Ok(false);
         }
         self.nodes[n].op_started = Instant::now();
@@ -1344,7 +1344,7 @@ impl<'a> Runner<'a> {
         self.nodes[n].clear = Arc::default();
         let (_, complete, _) = self.nodes[n].verb.statuses();
         self.emit(n, complete, None);
-        self.queue.finish(n);
+        self.finish_in_queue(n);
     }
 
     fn fail_node(&mut self, n: usize, message: String, kind: Option<ErrorKind>) {
@@ -1382,7 +1382,7 @@ impl<'a> Runner<'a> {
             if self.phase != Phase::Forward {
                 self.note_left_behind(&id);
             }
-            for skipped in self.queue.fail(n) {
+            for skipped in self.fail_in_queue(n) {
                 let skipped_id = self.nodes[skipped].id.to_string();
                 if self.phase == Phase::Forward {
                     let reason = format!("not created: it depends on '{id}', which failed");
@@ -1423,15 +1423,34 @@ impl<'a> Runner<'a> {
         nodes: Vec<Node>,
         deps: Vec<Vec<usize>>,
         priority: Option<Vec<u64>>,
-    ) {
+    ) -> Result<(), EngineError> {
+        let queue = match priority {
+            Some(p) => DepQueue::with_priorities(&deps, p.into_iter().map(|p| p as f64).collect()),
+            None => DepQueue::new(&deps),
+        };
+        self.queue = queue
+            .map_err(|e| EngineError::Internal(format!("the {phase:?} phase's graph: {e}")))?;
         self.phase = phase;
         self.nodes = nodes;
-        self.queue = match priority {
-            Some(p) => DepQueue::with_priority(deps, p),
-            None => DepQueue::new(deps),
-        };
         self.halted = self.cancelled;
         self.phase_failed = false;
+        Ok(())
+    }
+
+    /// Marks a node done in the queue. The queue refuses only a node it did not hand out,
+    /// which would be a bug here: it is logged, never a panic.
+    fn finish_in_queue(&mut self, n: usize) {
+        if let Err(e) = self.queue.finish(n) {
+            tracing::error!(node = %self.nodes[n].id, error = %e, "dependency queue refused a finish");
+        }
+    }
+
+    /// Marks a node failed in the queue and returns the nodes it skips.
+    fn fail_in_queue(&mut self, n: usize) -> Vec<usize> {
+        self.queue.fail(n).unwrap_or_else(|e| {
+            tracing::error!(node = %self.nodes[n].id, error = %e, "dependency queue refused a failure");
+            Vec::new()
+        })
     }
 
     fn forward_nodes(
@@ -1668,7 +1687,8 @@ pub(crate) async fn apply(
     let mut runner = Runner::new(engine, Some(&prep), state, options);
     runner.state.template = Some(Arc::clone(&prep.template));
     runner.journal.push(JournalEntry::Template {
-        template: Arc::clone(&prep.template) });
+        template: Arc::clone(&prep.template),
+    });
     let (in_progress, complete, failed) = if existed {
         (
             Status::UpdateInProgress,
@@ -1685,7 +1705,7 @@ pub(crate) async fn apply(
     runner.emit_stack(in_progress, None);
 
     let (nodes, deps, priority) = runner.forward_nodes(&prep)?;
-    runner.install(Phase::Forward, nodes, deps, Some(priority));
+    runner.install(Phase::Forward, nodes, deps, Some(priority))?;
     runner.run_phase().await?;
     let forward_failed = runner.phase_failed;
 
@@ -1709,7 +1729,7 @@ pub(crate) async fn apply(
             .collect();
         if !removed.is_empty() || !deposed.is_empty() {
             let (nodes, deps) = runner.delete_nodes(&removed, &deposed)?;
-            runner.install(Phase::Cleanup, nodes, deps, None);
+            runner.install(Phase::Cleanup, nodes, deps, None)?;
             runner.run_phase().await?;
         }
         outputs = runner.outputs(&prep);
@@ -1820,7 +1840,7 @@ async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
         }
     }
     let failures_before = runner.failures.len();
-    runner.install(Phase::Rollback, nodes, deps, None);
+    runner.install(Phase::Rollback, nodes, deps, None)?;
     runner.run_phase().await?;
     for (id, deposed) in hidden {
         if let Some(rec) = runner.state.resources.get_mut(&*id) {
@@ -1882,7 +1902,7 @@ pub(crate) async fn destroy(
     runner.emit_stack(Status::DeleteInProgress, None);
     let ids: Vec<String> = runner.state.resources.keys().cloned().collect();
     let (nodes, deps) = runner.delete_nodes(&ids, &[])?;
-    runner.install(Phase::Destroy, nodes, deps, None);
+    runner.install(Phase::Destroy, nodes, deps, None)?;
     runner.run_phase().await?;
     let status = if runner.failures.is_empty() && !runner.cancelled {
         Status::DeleteComplete

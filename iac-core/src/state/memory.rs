@@ -34,7 +34,11 @@ impl MemoryStateStore {
 
     /// Number of journal entries not yet folded into a saved state (for tests).
     pub fn journal_len(&self, stack: &str) -> usize {
-        self.lock_inner().journal_lens.get(stack).copied().unwrap_or(0)
+        self.lock_inner()
+            .journal_lens
+            .get(stack)
+            .copied()
+            .unwrap_or(0)
     }
 
     fn lock_inner(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -92,7 +96,10 @@ impl StateStore for MemoryStateStore {
     async fn append(&self, stack: &str, entries: Vec<JournalEntry>) -> Result<(), StateError> {
         let mut inner = self.lock_inner();
         *inner.journal_lens.entry(stack.to_owned()).or_default() += entries.len();
-        let state = inner.states.entry(stack.to_owned()).or_insert_with(|| StackState::new(stack));
+        let state = inner
+            .states
+            .entry(stack.to_owned())
+            .or_insert_with(|| StackState::new(stack));
         for entry in entries {
             state.apply_owned_entry(entry);
         }

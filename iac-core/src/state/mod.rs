@@ -78,7 +78,10 @@ impl StackState {
     /// Applies one journal entry, taking it.
     pub fn apply_owned_entry(&mut self, entry: JournalEntry) {
         match entry {
-            JournalEntry::Put { logical_id, resource } => {
+            JournalEntry::Put {
+                logical_id,
+                resource,
+            } => {
                 self.resources.insert(logical_id, *resource);
             }
             JournalEntry::Remove { logical_id } => {
