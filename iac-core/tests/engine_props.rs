@@ -40,8 +40,8 @@ fn dag_template(deps: &[Vec<usize>]) -> iac_core::Template {
 
 fn transitive_dependents(deps: &[Vec<usize>], roots: &HashSet<usize>) -> HashSet<usize> {
     let mut out = HashSet::new();
-    for i in 0..deps.len() {
-        if deps[i].iter().any(|d| roots.contains(d) || out.contains(d)) {
+    for (i, d) in deps.iter().enumerate() {
+        if d.iter().any(|d| roots.contains(d) || out.contains(d)) {
             out.insert(i);
         }
     }
@@ -273,9 +273,10 @@ async fn thousand_resources_finish_near_the_critical_path_bound() {
     // The bound: along the longest path, each resource costs its create call, its time to
     // become ready and the one read that observes it ready.
     let per_node = call + ready + call;
-    let mut depth = vec![0u32; deps.len()];
-    for i in 0..deps.len() {
-        depth[i] = 1 + deps[i].iter().map(|&j| depth[j]).max().unwrap_or(0);
+    let mut depth: Vec<u32> = Vec::with_capacity(deps.len());
+    for d in &deps {
+        let level = 1 + d.iter().map(|&j| depth[j]).max().unwrap_or(0);
+        depth.push(level);
     }
     let bound = per_node * *depth.iter().max().unwrap();
     assert_eq!(bound, Duration::from_millis(22_000));

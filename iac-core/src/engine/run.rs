@@ -379,6 +379,9 @@ enum Phase {
     Destroy,
 }
 
+/// A phase's nodes, their dependencies (indices) and their priorities.
+type PhaseNodes = (Vec<Node>, Vec<Vec<usize>>, Vec<u64>);
+
 struct Runner<'a> {
     engine: &'a EngineInner,
     prep: Option<&'a Prepared>,
@@ -800,9 +803,6 @@ impl<'a> Runner<'a> {
             self.put(&id);
         }
         if self.nodes[n].steps.is_empty() {
-            if !self.state.resources[&*id].deposed.is_empty() {
-                // Nothing to change, but an old object still waits for the cleanup phase.
-            }
             self.finish_in_queue(n);
             return Ok(false);
         }
@@ -1453,10 +1453,7 @@ impl<'a> Runner<'a> {
         })
     }
 
-    fn forward_nodes(
-        &mut self,
-        prep: &Prepared,
-    ) -> Result<(Vec<Node>, Vec<Vec<usize>>, Vec<u64>), EngineError> {
+    fn forward_nodes(&mut self, prep: &Prepared) -> Result<PhaseNodes, EngineError> {
         let index: HashMap<&str, usize> = prep
             .order
             .iter()
@@ -1851,14 +1848,14 @@ async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
         let Some(rec) = runner.state.resources.get_mut(&*id) else {
             continue;
         };
-        if rec.physical_id.is_none() {
-            if let Some(pos) = rec.deposed.iter().position(|d| d.physical_id == old) {
-                let d = rec.deposed.remove(pos);
-                rec.physical_id = Some(d.physical_id);
-                rec.properties = d.properties;
-                rec.phase = ResourcePhase::Ready;
-                rec.failure = None;
-            }
+        if rec.physical_id.is_none()
+            && let Some(pos) = rec.deposed.iter().position(|d| d.physical_id == old)
+        {
+            let d = rec.deposed.remove(pos);
+            rec.physical_id = Some(d.physical_id);
+            rec.properties = d.properties;
+            rec.phase = ResourcePhase::Ready;
+            rec.failure = None;
         }
         runner.put(&id);
     }
