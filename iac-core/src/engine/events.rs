@@ -113,21 +113,16 @@ impl Event {
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}  {:<24} {:<32} {:<20}",
+        let line = format!(
+            "{}  {:<24} {:<32} {:<20} {:<14} {}",
             self.time.format("%H:%M:%S"),
             self.logical_id,
             self.type_name,
-            self.status.as_str()
-        )?;
-        if let Some(id) = &self.physical_id {
-            write!(f, " {id}")?;
-        }
-        if let Some(reason) = &self.reason {
-            write!(f, "  {reason}")?;
-        }
-        Ok(())
+            self.status.as_str(),
+            self.physical_id.as_deref().unwrap_or(""),
+            self.reason.as_deref().unwrap_or("")
+        );
+        f.write_str(line.trim_end())
     }
 }
 

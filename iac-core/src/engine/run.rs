@@ -331,6 +331,8 @@ struct Node {
     last_error: Option<ErrorKind>,
     /// For a create-before-delete replacement: the old object was deposed by this run.
     deposed_here: Option<PhysicalId>,
+    /// The last object id an event named, for events after the record is gone.
+    last_physical_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -494,21 +496,20 @@ impl<'a> Runner<'a> {
     }
 
     fn emit(&mut self, n: usize, status: Status, reason: Option<String>) {
-        let node = &self.nodes[n];
-        let physical_id = self
+        let node = &mut self.nodes[n];
+        let current = self
             .state
             .resources
             .get(&*node.id)
             .and_then(|r| r.physical_id.as_ref())
             .map(|p| p.0.clone());
-        self.statuses.insert(Arc::clone(&node.id), status);
-        self.emit_raw(
-            Arc::clone(&node.id),
-            Arc::clone(&node.type_name),
-            physical_id,
-            status,
-            reason,
-        );
+        if current.is_some() {
+            node.last_physical_id.clone_from(&current);
+        }
+        let physical_id = current.or_else(|| node.last_physical_id.clone());
+        let (id, type_name) = (Arc::clone(&node.id), Arc::clone(&node.type_name));
+        self.statuses.insert(Arc::clone(&id), status);
+        self.emit_raw(id, type_name, physical_id, status, reason);
     }
 
     fn emit_stack(&self, status: Status, reason: Option<String>) {
@@ -602,6 +603,7 @@ impl<'a> Runner<'a> {
             slot_reserved: false,
             last_error: None,
             deposed_here: None,
+            last_physical_id: None,
         })
     }
 
@@ -688,6 +690,8 @@ impl<'a> Runner<'a> {
     /// nothing to do (finished or failed at once).
     fn start_node(&mut self, n: usize) -> Result<bool, EngineError> {
         if self.phase != Phase::Forward {
+            let (in_progress, _, _) = self.nodes[n].verb.statuses();
+            self.emit(n, in_progress, None);
             return Ok(true);
         }
         let prep = self.prep.expect("the forward phase has a template");
