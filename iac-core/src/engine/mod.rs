@@ -452,12 +452,16 @@ impl Engine {
     ) -> Result<Report, EngineError> {
         let prepared = run::prepare(&self.inner, input)?;
         let _lock = self.inner.store.lock(&input.name, "apply").await?;
-        let state = self
-            .inner
-            .store
-            .load(&input.name)
-            .await?
-            .unwrap_or_else(|| StackState::new(&input.name));
+        let state = match self.inner.store.load(&input.name).await? {
+            Some(state) => state,
+            None => {
+                // A new stack's state is saved before its journal starts, so that its salt
+                // (for the digests of secrets) survives a crash.
+                let state = StackState::new(&input.name);
+                self.inner.store.save(&state).await?;
+                state
+            }
+        };
         run::apply(&self.inner, prepared, state, options).await
     }
 

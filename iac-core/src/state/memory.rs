@@ -19,7 +19,7 @@ struct Inner {
 
 /// Keeps states in memory; clones share the same states.
 ///
-/// Locks, saves and journals behave as in the file store, so the engine's crash
+/// Locks, saves and journals behave as in [`super::FileStateStore`], so the engine's crash
 /// and resume tests run against it.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStateStore {

@@ -12,9 +12,10 @@
 //! Properties stored here are redacted: any `NoEcho` parameter value inside them is replaced
 //! by a salted digest (see [`crate::params::ParamValues::redact`]).
 
-// mod file; (the file store lands in its own change)
+mod file;
 mod memory;
 
+pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
 
 use std::fmt;
@@ -315,6 +316,15 @@ pub enum StateError {
         location: String,
         /// What is wrong.
         message: String,
+    },
+    /// A stack name that cannot name files (letters, digits, `-`, `_`, `.`; not starting
+    /// with `.`).
+    #[error(
+        "stack name '{stack}' is not valid: use letters, digits, '-', '_' and '.', not starting with '.'"
+    )]
+    InvalidStackName {
+        /// The name given.
+        stack: String,
     },
     /// The state was written by a newer version of this SDK.
     #[error(

@@ -1,0 +1,314 @@
+//! The file state store: atomic documents, the journal, locks, modes and bad files; the same
+//! behaviour from the memory store; and the engine on disk through crashes.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::*;
+use iac_core::engine::{Engine, FailurePolicy, RunOptions, StackInput};
+use iac_core::memory::{Faults, MemoryCloud, MemoryConfig};
+use iac_core::provider::PhysicalId;
+use iac_core::state::{
+    FileStateStore, JournalEntry, MemoryStateStore, ResourcePhase, ResourceState,
+    STATE_SCHEMA_VERSION, StackState, StateError, StateStore,
+};
+
+fn record(id: &str) -> ResourceState {
+    ResourceState {
+        type_name: "Test::Thing".into(),
+        physical_id: Some(PhysicalId::new(id)),
+        phase: ResourcePhase::Ready,
+        properties: Default::default(),
+        attributes: Default::default(),
+        depends_on: vec![],
+        generation: 1,
+        deletion_policy: Default::default(),
+        pending: None,
+        deposed: vec![],
+        failure: None,
+    }
+}
+
+fn put(id: &str, physical: &str) -> JournalEntry {
+    JournalEntry::Put {
+        logical_id: id.into(),
+        resource: Box::new(record(physical)),
+    }
+}
+
+/// What every store must do, whatever it keeps states in.
+async fn behaves_as_a_store(store: &dyn StateStore) {
+    assert!(store.load("s").await.unwrap().is_none());
+    let mut state = StackState::new("s");
+    state.resources.insert("A".into(), record("a-1"));
+    store.save(&state).await.unwrap();
+    assert_eq!(store.load("s").await.unwrap().unwrap(), state);
+
+    store
+        .append("s", vec![put("B", "b-1"), put("A", "a-2")])
+        .await
+        .unwrap();
+    store
+        .append(
+            "s",
+            vec![
+                JournalEntry::Remove {
+                    logical_id: "B".into(),
+                },
+                put("C", "c-1"),
+            ],
+        )
+        .await
+        .unwrap();
+    let loaded = store.load("s").await.unwrap().unwrap();
+    let ids: Vec<(&str, &str)> = loaded
+        .resources
+        .iter()
+        .map(|(k, r)| (k.as_str(), r.physical_id.as_ref().unwrap().as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![("A", "a-2"), ("C", "c-1")],
+        "the journal replays over the saved state"
+    );
+    assert_eq!(loaded.secret_salt, state.secret_salt);
+
+    store.save(&loaded).await.unwrap();
+    assert_eq!(
+        store.load("s").await.unwrap().unwrap(),
+        loaded,
+        "a save folds the journal in"
+    );
+
+    let held = store.lock("s", "apply").await.unwrap();
+    let err = store.lock("s", "destroy").await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StateError::Locked { .. }), "{text}");
+    assert!(
+        text.contains(&format!("pid {}", std::process::id())) && text.contains("(apply)"),
+        "{text}"
+    );
+    drop(held);
+    drop(store.lock("s", "apply").await.unwrap());
+    assert!(
+        store.lock("other", "apply").await.is_ok(),
+        "locks are per stack"
+    );
+
+    store.remove("s").await.unwrap();
+    assert!(store.load("s").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_file_store_and_the_memory_store_behave_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    behaves_as_a_store(&FileStateStore::new(dir.path().join("state"))).await;
+    behaves_as_a_store(&MemoryStateStore::new()).await;
+}
+
+#[tokio::test]
+async fn files_are_private_and_writes_leave_no_temporary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    let store = FileStateStore::new(&root);
+    store.save(&StackState::new("s")).await.unwrap();
+    store.append("s", vec![put("A", "a-1")]).await.unwrap();
+    let _lock = store.lock("s", "apply").await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root), 0o700);
+    for path in [
+        store.state_path("s"),
+        store.journal_path("s"),
+        store.lock_path("s"),
+    ] {
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    let names: BTreeSet<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "s.journal.jsonl".into(),
+            "s.lock".into(),
+            "s.state.json".into()
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_torn_last_journal_line_is_ignored_and_a_broken_middle_line_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStateStore::new(dir.path());
+    store.save(&StackState::new("s")).await.unwrap();
+    store
+        .append("s", vec![put("A", "a-1"), put("B", "b-1")])
+        .await
+        .unwrap();
+    let journal = store.journal_path("s");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str(r#"{"op":"put","logical_id":"C","resou"#);
+    std::fs::write(&journal, &text).unwrap();
+    let loaded = store.load("s").await.unwrap().unwrap();
+    assert_eq!(
+        loaded.resources.keys().collect::<Vec<_>>(),
+        vec!["A", "B"],
+        "a crash mid-line loses that line only"
+    );
+
+    let broken = text.replacen(r#""op":"put""#, r#""op":"pot""#, 1)
+        + "\n"
+        + &serde_json::to_string(&put("D", "d-1")).unwrap();
+    std::fs::write(&journal, broken).unwrap();
+    let err = store.load("s").await.unwrap_err();
+    let text = err
+        .to_string()
+        .replace(&dir.path().display().to_string(), "<dir>");
+    insta::assert_snapshot!("corrupt_journal_line", text);
+    assert!(matches!(err, StateError::Corrupt { .. }));
+}
+
+#[tokio::test]
+async fn a_state_from_a_newer_sdk_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStateStore::new(dir.path());
+    let mut doc = serde_json::to_value(StackState::new("s")).unwrap();
+    doc["schema_version"] = (STATE_SCHEMA_VERSION + 1).into();
+    doc["something_new"] = true.into();
+    std::fs::write(store.state_path("s"), serde_json::to_vec(&doc).unwrap()).unwrap();
+    let err = store.load("s").await.unwrap_err();
+    assert!(
+        matches!(err, StateError::UnsupportedVersion { found, .. } if found == STATE_SCHEMA_VERSION + 1),
+        "{err}"
+    );
+    std::fs::write(store.state_path("s"), b"{ not json").unwrap();
+    let err = store.load("s").await.unwrap_err();
+    assert!(
+        matches!(err, StateError::Corrupt { ref location, .. } if location.ends_with("s.state.json:1:3")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn stale_and_unreadable_locks_are_named_and_can_be_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStateStore::new(dir.path());
+    std::fs::write(store.lock_path("s"), b"garbage").unwrap();
+    let err = store.lock("s", "apply").await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("an unreadable lock file") && text.contains("s.lock"),
+        "{text}"
+    );
+    store.force_unlock("s").unwrap();
+    assert!(store.lock("s", "apply").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_many_racing_lockers_exactly_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStateStore::new(dir.path());
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.lock("s", "apply").await }));
+    }
+    let mut held = Vec::new();
+    for task in tasks {
+        if let Ok(lock) = task.await.unwrap() {
+            held.push(lock);
+        }
+    }
+    assert_eq!(held.len(), 1);
+}
+
+#[tokio::test]
+async fn stack_names_that_cannot_name_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStateStore::new(dir.path());
+    for bad in ["", "../x", "a/b", ".hidden", "sp ace"] {
+        let err = store.load(bad).await.unwrap_err();
+        assert!(
+            matches!(err, StateError::InvalidStackName { .. }),
+            "{bad:?}: {err}"
+        );
+    }
+}
+
+/// The engine on disk: applies interrupted at random points resume from the files, and the
+/// files never hold a secret in clear.
+#[test]
+fn the_engine_resumes_from_files_after_crashes_and_keeps_secrets_out() {
+    for seed in 0..12u64 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let dir = tempfile::tempdir().unwrap();
+            let faults = Faults {
+                seed,
+                timeout_after_success: 0.1,
+                ..Default::default()
+            };
+            let cloud = MemoryCloud::new(MemoryConfig {
+                faults,
+                call_latency: Duration::from_millis(80),
+                ready_after: Duration::from_millis(400),
+                ..Default::default()
+            });
+            let engine = |dir: &std::path::Path| {
+                Engine::builder()
+                    .provider(registry(&cloud))
+                    .state(FileStateStore::new(dir))
+                    .failure_policy(FailurePolicy::Rollback)
+                    .seed(seed)
+                    .build()
+            };
+            let input =
+                StackInput::new("disk", small_stack()).with_parameter("Password", "hunter2-secret");
+            let stop = Duration::from_millis(100 + seed * 70);
+            let first = tokio::time::timeout(
+                stop,
+                engine(dir.path()).apply(&input, RunOptions::default()),
+            )
+            .await;
+            if let Ok(result) = first {
+                result.unwrap();
+            } else {
+                // The process "died": its lock file stays, as after kill -9.
+                FileStateStore::new(dir.path())
+                    .force_unlock("disk")
+                    .unwrap();
+            }
+            let fresh = engine(dir.path());
+            fresh.apply(&input, RunOptions::default()).await.unwrap();
+            assert_eq!(cloud.len(), 4, "seed {seed}");
+            assert!(
+                cloud.creates().values().all(|&n| n == 1),
+                "seed {seed}: {:?}",
+                cloud.creates()
+            );
+            for entry in std::fs::read_dir(dir.path()).unwrap() {
+                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                assert!(
+                    !text.contains("hunter2-secret"),
+                    "seed {seed}: a secret reached a state file"
+                );
+            }
+            assert!(fresh.plan(&input).await.unwrap().is_empty(), "seed {seed}");
+            fresh.destroy("disk", RunOptions::default()).await.unwrap();
+            assert!(cloud.is_empty());
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                0,
+                "seed {seed}: destroy removes the files"
+            );
+        });
+    }
+}
