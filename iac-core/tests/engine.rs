@@ -527,3 +527,62 @@ async fn cancel_stops_new_work_and_the_next_apply_resumes() {
     assert_eq!(cloud.len(), 4);
     assert!(cloud.creates().values().all(|&n| n == 1));
 }
+
+#[tokio::test]
+async fn a_rollback_that_fails_says_what_it_left_behind() {
+    let faults = Faults {
+        fail_create: HashSet::from(["Db".to_owned()]),
+        fail_delete: HashSet::from(["Subnet".to_owned()]),
+        ..Default::default()
+    };
+    let (cloud, engine, _) = setup(
+        MemoryConfig {
+            faults,
+            ..Default::default()
+        },
+        FailurePolicy::Rollback,
+    );
+    let (tx, mut rx) = events::channel();
+    let err = engine
+        .apply(&input(small_stack()), RunOptions::default().with_events(tx))
+        .await
+        .unwrap_err();
+    let report = err.report().unwrap();
+    assert_eq!(report.status, Status::RollbackFailed);
+    let left: Vec<&str> = report
+        .left_behind
+        .iter()
+        .map(|s| s.split(':').next().unwrap())
+        .collect();
+    assert_eq!(left, vec!["Subnet", "Net"]);
+    let alive: HashSet<String> = cloud
+        .inventory()
+        .values()
+        .map(|o| o.logical_id.clone())
+        .collect();
+    assert_eq!(
+        alive,
+        HashSet::from(["Net".into(), "Subnet".into()]),
+        "Web was rolled back"
+    );
+    let last = drain(&mut rx)
+        .into_iter()
+        .filter(|e| e.is_stack_event())
+        .last()
+        .unwrap();
+    assert_eq!(last.status, Status::RollbackFailed);
+    assert!(
+        last.reason.as_deref().unwrap_or("").contains("Subnet"),
+        "{last}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("left behind") && text.contains("Subnet"),
+        "{text}"
+    );
+    // The state still names what is left, so a destroy or a later apply can finish the job.
+    let state = engine.state("demo").await.unwrap().unwrap();
+    let mut kept: Vec<&str> = state.resources.keys().map(String::as_str).collect();
+    kept.sort_unstable();
+    assert_eq!(kept, vec!["Net", "Subnet"]);
+}
