@@ -51,6 +51,52 @@ fn plan_and_apply(rt: &tokio::runtime::Runtime, input: &StackInput) -> Duration 
     took
 }
 
+/// Heap use of one plan + apply, in bytes.
+struct Memory {
+    /// Peak above the heap in use before (the template is already built).
+    peak: usize,
+    /// What the in-memory cloud still holds at the end (its inventory).
+    provider: usize,
+    /// What the memory state store still holds at the end (the saved state).
+    store: usize,
+}
+
+fn measure_memory(rt: &tokio::runtime::Runtime, input: &StackInput) -> (Duration, Memory) {
+    PEAK.reset_peak_usage();
+    let base = PEAK.current_usage();
+    let cloud = MemoryCloud::new(MemoryConfig {
+        enforce_references: false,
+        ..Default::default()
+    });
+    let engine = Engine::builder()
+        .provider(cloud.registry(&[BENCH_TYPE]))
+        .state(MemoryStateStore::new())
+        .concurrency(64)
+        .seed(1)
+        .build();
+    let start = Instant::now();
+    rt.block_on(async {
+        drop(engine.plan(input).await.expect("plan"));
+        engine
+            .apply(input, RunOptions::default())
+            .await
+            .expect("apply");
+    });
+    let took = start.elapsed();
+    let peak = PEAK.peak_usage().saturating_sub(base);
+    let with_both = PEAK.current_usage();
+    drop(engine);
+    let with_cloud = PEAK.current_usage();
+    drop(cloud);
+    let after = PEAK.current_usage();
+    let memory = Memory {
+        peak,
+        provider: with_cloud.saturating_sub(after),
+        store: with_both.saturating_sub(with_cloud),
+    };
+    (took, memory)
+}
+
 fn engine_overhead(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("plan_and_apply");
@@ -58,15 +104,17 @@ fn engine_overhead(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(20));
     for n in [10_000usize, 100_000] {
         let input = StackInput::new("bench", tree_template(n));
-        // Peak heap above what the template itself holds, once, outside the timing.
-        PEAK.reset_peak_usage();
-        let base = PEAK.current_usage();
-        let took = plan_and_apply(&rt, &input);
-        let peak = PEAK.peak_usage().saturating_sub(base);
+        // Peak heap above what the template itself holds, once, outside the timing, and how
+        // much of it the in-memory cloud (the provider) and the memory state store keep.
+        let (took, memory) = measure_memory(&rt, &input);
         println!(
-            "engine overhead at {n} resources: {:.2} µs and {} bytes of peak heap per resource (one run: {took:?})",
+            "engine overhead at {n} resources: {:.2} µs per resource (one run: {took:?}); peak heap {} B per resource, \
+             of which the in-memory cloud keeps {} B and the memory state store {} B, leaving {} B for the engine",
             took.as_secs_f64() * 1e6 / n as f64,
-            peak / n
+            memory.peak / n,
+            memory.provider / n,
+            memory.store / n,
+            memory.peak.saturating_sub(memory.provider + memory.store) / n,
         );
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &input, |b, input| {

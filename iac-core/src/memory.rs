@@ -78,15 +78,15 @@ pub struct MemoryObject {
     pub type_name: String,
     /// The logical id it was created for.
     pub logical_id: String,
-    /// Its properties.
-    pub properties: Properties,
+    /// Its properties (shared with the record of the client token that created it).
+    pub properties: Arc<Properties>,
     ready_at: Instant,
 }
 
 #[derive(Debug)]
 struct Inner {
     objects: BTreeMap<PhysicalId, MemoryObject>,
-    tokens: HashMap<String, (PhysicalId, Properties)>,
+    tokens: HashMap<String, (PhysicalId, Arc<Properties>)>,
     next_id: u64,
     calls: BTreeMap<&'static str, u64>,
     creates: HashMap<String, u64>,
@@ -281,7 +281,7 @@ impl ResourceHandler for MemoryHandler {
         let id = {
             let mut inner = cloud.lock();
             if let Some((id, props)) = inner.tokens.get(request.client_token.as_str()) {
-                if props != request.properties {
+                if **props != *request.properties {
                     return Err(HandlerError::invalid(format!(
                         "IdempotentParameterMismatch: token {} was used with other parameters",
                         request.client_token
@@ -301,18 +301,19 @@ impl ResourceHandler for MemoryHandler {
                 }
                 let id = PhysicalId(format!("{ID_PREFIX}{}", inner.next_id));
                 inner.next_id += 1;
+                let properties = Arc::new(request.properties.clone());
                 inner.objects.insert(
                     id.clone(),
                     MemoryObject {
                         type_name: self.schema.type_name.clone(),
                         logical_id: request.logical_id.to_owned(),
-                        properties: request.properties.clone(),
+                        properties: Arc::clone(&properties),
                         ready_at: now + cloud.config.ready_after,
                     },
                 );
                 inner.tokens.insert(
                     request.client_token.as_str().to_owned(),
-                    (id.clone(), request.properties.clone()),
+                    (id.clone(), properties),
                 );
                 *inner
                     .creates
@@ -371,7 +372,7 @@ impl ResourceHandler for MemoryHandler {
                     )));
                 }
             }
-            obj.properties = new.clone();
+            obj.properties = Arc::new(new.clone());
         }
         if cloud.answer_lost() {
             return Err(HandlerError::transient(

@@ -157,8 +157,12 @@ fn evaluate_resource(
     };
     let mut clear = Properties::new();
     let mut planned = Vec::with_capacity(spec.properties.len());
+    let prefix = format!("Resources.{id}.Properties.");
+    let mut path = String::with_capacity(prefix.len() + 32);
     for (name, expr) in &spec.properties {
-        let path = format!("Resources.{id}.Properties.{name}");
+        path.clear();
+        path.push_str(&prefix);
+        path.push_str(name);
         match evaluate(expr, &ctx, &path) {
             Ok(Some(value)) => {
                 planned.push((
@@ -401,6 +405,8 @@ struct Runner<'a> {
     job_timers: usize,
     pollers: Vec<Poller>,
     poller_index: HashMap<Arc<str>, usize>,
+    /// One shared name per type, for nodes and events.
+    type_names: HashMap<String, Arc<str>>,
     limiters: Vec<RateLimiter>,
     endpoint_index: HashMap<String, usize>,
     rng: StdRng,
@@ -448,6 +454,7 @@ impl<'a> Runner<'a> {
             job_timers: 0,
             pollers: Vec::new(),
             poller_index: HashMap::new(),
+            type_names: HashMap::new(),
             limiters: Vec::new(),
             endpoint_index: HashMap::new(),
             rng,
@@ -586,7 +593,15 @@ impl<'a> Runner<'a> {
     ) -> Result<Node, EngineError> {
         let handler = Arc::clone(handler_for(self.engine, id, type_name)?);
         let endpoint = self.endpoint(handler.endpoint());
-        let type_name: Arc<str> = Arc::from(type_name);
+        let type_name = match self.type_names.get(type_name) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let shared: Arc<str> = Arc::from(type_name);
+                self.type_names
+                    .insert(type_name.to_owned(), Arc::clone(&shared));
+                shared
+            }
+        };
         let poller = self.poller(&type_name, &handler, endpoint);
         Ok(Node {
             id: Arc::from(id),
@@ -634,6 +649,8 @@ impl<'a> Runner<'a> {
 
     async fn run_phase(&mut self) -> Result<(), EngineError> {
         let cancel = self.options.cancel.clone().unwrap_or_default();
+        let cancelled = cancel.cancelled();
+        tokio::pin!(cancelled);
         loop {
             self.fill()?;
             self.flush().await?;
@@ -643,7 +660,7 @@ impl<'a> Runner<'a> {
             let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
             tokio::select! {
                 biased;
-                _ = cancel.cancelled(), if !self.cancelled => self.cancel(),
+                _ = &mut cancelled, if !self.cancelled => self.cancel(),
                 Some(done) = self.inflight.next(), if !self.inflight.is_empty() => self.on_done(done),
                 _ = sleep_until_opt(next_timer), if next_timer.is_some() => self.on_timers(),
             }
