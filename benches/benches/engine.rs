@@ -25,8 +25,8 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-/// One plan + apply of `input` on a fresh cloud and state; returns the time taken.
-fn plan_and_apply(rt: &tokio::runtime::Runtime, input: &StackInput) -> Duration {
+/// A zero-latency in-memory cloud and an engine over it with a memory state store.
+fn fresh() -> (MemoryCloud, Engine) {
     let cloud = MemoryCloud::new(MemoryConfig {
         enforce_references: false,
         ..Default::default()
@@ -37,16 +37,28 @@ fn plan_and_apply(rt: &tokio::runtime::Runtime, input: &StackInput) -> Duration 
         .concurrency(64)
         .seed(1)
         .build();
+    (cloud, engine)
+}
+
+/// Plans `input` (and drops the plan, as a caller would), then applies it.
+fn run_once(rt: &tokio::runtime::Runtime, engine: &Engine, input: &StackInput) -> Duration {
     let start = Instant::now();
     rt.block_on(async {
         let plan = engine.plan(input).await.expect("plan");
         assert_eq!(plan.resources.len(), input.template.resources.len());
+        drop(plan);
         engine
             .apply(input, RunOptions::default())
             .await
             .expect("apply");
     });
-    let took = start.elapsed();
+    start.elapsed()
+}
+
+/// One plan + apply of `input` on a fresh cloud and state; returns the time taken.
+fn plan_and_apply(rt: &tokio::runtime::Runtime, input: &StackInput) -> Duration {
+    let (cloud, engine) = fresh();
+    let took = run_once(rt, &engine, input);
     assert_eq!(cloud.len(), input.template.resources.len());
     took
 }
@@ -64,25 +76,8 @@ struct Memory {
 fn measure_memory(rt: &tokio::runtime::Runtime, input: &StackInput) -> (Duration, Memory) {
     PEAK.reset_peak_usage();
     let base = PEAK.current_usage();
-    let cloud = MemoryCloud::new(MemoryConfig {
-        enforce_references: false,
-        ..Default::default()
-    });
-    let engine = Engine::builder()
-        .provider(cloud.registry(&[BENCH_TYPE]))
-        .state(MemoryStateStore::new())
-        .concurrency(64)
-        .seed(1)
-        .build();
-    let start = Instant::now();
-    rt.block_on(async {
-        drop(engine.plan(input).await.expect("plan"));
-        engine
-            .apply(input, RunOptions::default())
-            .await
-            .expect("apply");
-    });
-    let took = start.elapsed();
+    let (cloud, engine) = fresh();
+    let took = run_once(rt, &engine, input);
     let peak = PEAK.peak_usage().saturating_sub(base);
     let with_both = PEAK.current_usage();
     drop(engine);

@@ -35,35 +35,9 @@ use crate::graph::{DepGraph, Found, RefKind, Seg, find_cycles, join_key, render_
 use crate::model::{ROS_FORMAT_VERSION, Template};
 use crate::provider::ErrorKind;
 
-/// The functions the evaluator supports; any other `Fn::` key is reported.
-pub const SUPPORTED_FUNCTIONS: &[&str] = &[
-    "Ref",
-    "Condition",
-    "Fn::GetAtt",
-    "Fn::Join",
-    "Fn::Sub",
-    "Fn::Select",
-    "Fn::Split",
-    "Fn::Replace",
-    "Fn::Base64Encode",
-    "Fn::Base64Decode",
-    "Fn::FindInMap",
-    "Fn::If",
-    "Fn::Equals",
-    "Fn::And",
-    "Fn::Or",
-    "Fn::Not",
-    "Fn::GetJsonValue",
-    "Fn::Length",
-    "Fn::ListMerge",
-    "Fn::Str",
-    "Fn::Index",
-    "Fn::Add",
-    "Fn::Max",
-    "Fn::Min",
-    "Fn::Avg",
-    "Fn::MergeMapToList",
-];
+/// The functions the evaluator supports (one list, the evaluator's); any other `Fn::` key is
+/// reported.
+pub use crate::eval::SUPPORTED_FUNCTIONS;
 
 /// Top-level sections of the ROS format that this SDK does not support.
 const KNOWN_UNSUPPORTED_SECTIONS: &[&str] = &["Transform", "Rules", "Locals", "Workspace"];

@@ -503,20 +503,33 @@ impl<'a> Runner<'a> {
     }
 
     fn emit(&mut self, n: usize, status: Status, reason: Option<String>) {
-        let node = &mut self.nodes[n];
+        let node = &self.nodes[n];
+        self.statuses.insert(Arc::clone(&node.id), status);
+        if self.options.events.is_none() {
+            return;
+        }
         let current = self
             .state
             .resources
             .get(&*node.id)
-            .and_then(|r| r.physical_id.as_ref())
-            .map(|p| p.0.clone());
-        if current.is_some() {
-            node.last_physical_id.clone_from(&current);
-        }
-        let physical_id = current.or_else(|| node.last_physical_id.clone());
+            .and_then(|r| r.physical_id.as_ref());
+        let physical_id = current
+            .map(|p| p.0.clone())
+            .or_else(|| node.last_physical_id.clone());
         let (id, type_name) = (Arc::clone(&node.id), Arc::clone(&node.type_name));
-        self.statuses.insert(Arc::clone(&id), status);
         self.emit_raw(id, type_name, physical_id, status, reason);
+    }
+
+    /// Keeps the object id of a record about to lose it, for the events that follow.
+    fn remember_physical_id(&mut self, n: usize) {
+        let current = self
+            .state
+            .resources
+            .get(&*self.nodes[n].id)
+            .and_then(|r| r.physical_id.as_ref());
+        if let Some(id) = current {
+            self.nodes[n].last_physical_id = Some(id.0.clone());
+        }
     }
 
     fn emit_stack(&self, status: Status, reason: Option<String>) {
@@ -852,6 +865,7 @@ impl<'a> Runner<'a> {
             }
             Step::Forget => {
                 let id = Arc::clone(&self.nodes[n].id);
+                self.remember_physical_id(n);
                 self.forget(&id);
                 self.emit(
                     n,
@@ -1332,6 +1346,9 @@ impl<'a> Runner<'a> {
 
     fn after_delete(&mut self, n: usize, target: &DeleteTarget) {
         let id = Arc::clone(&self.nodes[n].id);
+        if matches!(target, DeleteTarget::Current { .. }) {
+            self.remember_physical_id(n);
+        }
         match target {
             DeleteTarget::Current { forget: true } => self.forget(&id),
             DeleteTarget::Current { forget: false } => {
@@ -1363,6 +1380,7 @@ impl<'a> Runner<'a> {
 
     fn complete_node(&mut self, n: usize) {
         self.nodes[n].clear = Arc::default();
+        self.nodes[n].steps = VecDeque::new();
         let (_, complete, _) = self.nodes[n].verb.statuses();
         self.emit(n, complete, None);
         self.finish_in_queue(n);
