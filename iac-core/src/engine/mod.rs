@@ -135,18 +135,18 @@ impl PseudoParameters {
 pub struct StackInput {
     /// The stack's name (also the key of its state).
     pub name: String,
-    /// Its template.
-    pub template: Template,
+    /// Its template (shared: the engine keeps it in the state without copying it).
+    pub template: Arc<Template>,
     /// Parameter values given by the caller (defaults fill the rest).
     pub parameters: IndexMap<String, Value>,
 }
 
 impl StackInput {
     /// A stack with no parameter values given.
-    pub fn new(name: impl Into<String>, template: Template) -> Self {
+    pub fn new(name: impl Into<String>, template: impl Into<Arc<Template>>) -> Self {
         StackInput {
             name: name.into(),
-            template,
+            template: template.into(),
             parameters: IndexMap::new(),
         }
     }
@@ -479,7 +479,7 @@ impl Engine {
             .load(stack)
             .await?
             .ok_or_else(|| EngineError::UnknownStack(stack.to_owned()))?;
-        let template = state.template.as_deref().cloned().unwrap_or_default();
+        let template = state.template.clone().unwrap_or_default();
         let input = StackInput {
             name: stack.to_owned(),
             template,

@@ -89,7 +89,7 @@ pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepar
         .collect();
     Ok(Prepared {
         stack: Arc::from(input.name.as_str()),
-        template: Arc::new(template.clone()),
+        template: Arc::clone(&input.template),
         params,
         pseudo,
         conditions,
