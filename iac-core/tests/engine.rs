@@ -104,6 +104,20 @@ async fn a_mutable_change_updates_in_place_and_a_forcing_change_replaces() {
     );
     assert_eq!(plan.resource("Net").unwrap().action, Action::NoOp);
     insta::assert_snapshot!("replace_plan", plan.to_string());
+    let form = serde_json::to_value(&plan).unwrap();
+    let subnet = form["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["logical_id"] == "Subnet")
+        .unwrap();
+    assert_eq!(subnet["action"], "replace");
+    assert_eq!(subnet["diffs"][0]["forces_replacement"], true);
+    assert_eq!(
+        serde_json::from_value::<iac_core::engine::Plan>(form).unwrap(),
+        plan,
+        "the serde form round-trips"
+    );
     engine.apply(&moved, RunOptions::default()).await.unwrap();
     let after = cloud.inventory();
     assert_eq!(
@@ -585,4 +599,37 @@ async fn a_rollback_that_fails_says_what_it_left_behind() {
     let mut kept: Vec<&str> = state.resources.keys().map(String::as_str).collect();
     kept.sort_unstable();
     assert_eq!(kept, vec!["Net", "Subnet"]);
+}
+
+#[tokio::test]
+async fn destroy_forgets_retained_objects_instead_of_deleting_them() {
+    let (cloud, engine, _) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+    let mut t = small_stack();
+    t.resources["Net"].deletion_policy = iac_core::model::DeletionPolicy::Retain;
+    t.resources["Subnet"].deletion_policy = iac_core::model::DeletionPolicy::Retain;
+    engine
+        .apply(&input(t), RunOptions::default())
+        .await
+        .unwrap();
+    let (tx, mut rx) = events::channel();
+    engine
+        .destroy("demo", RunOptions::default().with_events(tx))
+        .await
+        .unwrap();
+    let left: HashSet<String> = cloud
+        .inventory()
+        .values()
+        .map(|o| o.logical_id.clone())
+        .collect();
+    assert_eq!(left, HashSet::from(["Net".into(), "Subnet".into()]));
+    let skipped: Vec<String> = drain(&mut rx)
+        .into_iter()
+        .filter(|e| e.status == Status::DeleteSkipped)
+        .map(|e| e.logical_id.to_string())
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        engine.state("demo").await.unwrap().is_none(),
+        "the stack is forgotten"
+    );
 }
