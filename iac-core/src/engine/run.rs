@@ -139,15 +139,26 @@ impl ResourceLookup for StateLookup<'_> {
     }
 }
 
-/// Evaluates a resource's properties one by one: the clear values to send and the
-/// redacted values to compare and store.
+/// A resource's evaluated properties.
+struct Evaluated {
+    /// In clear, to send.
+    clear: Properties,
+    /// With secrets replaced by digests, to compare and store.
+    redacted: Properties,
+    /// Per property, in template order, what the planner compares (only when asked for).
+    planned: Vec<(String, PlannedValue)>,
+}
+
+/// Evaluates a resource's properties one by one. `planned` is filled only when asked for:
+/// a resource that has no record yet is created whatever its values are.
 fn evaluate_resource(
     prep: &Prepared,
     lookup: &dyn ResourceLookup,
     salt: &str,
     id: &str,
     spec: &ResourceSpec,
-) -> Result<(Properties, Vec<(String, PlannedValue)>), crate::eval::EvalError> {
+    want_planned: bool,
+) -> Result<Evaluated, crate::eval::EvalError> {
     let ctx = EvalContext {
         parameters: &prep.params,
         pseudo: &prep.pseudo,
@@ -155,8 +166,10 @@ fn evaluate_resource(
         conditions: &prep.conditions,
         resources: lookup,
     };
+    let secrets = prep.params.secret_names().next().is_some();
     let mut clear = Properties::new();
-    let mut planned = Vec::with_capacity(spec.properties.len());
+    let mut redacted = Properties::new();
+    let mut planned = Vec::new();
     let prefix = format!("Resources.{id}.Properties.");
     let mut path = String::with_capacity(prefix.len() + 32);
     for (name, expr) in &spec.properties {
@@ -165,28 +178,36 @@ fn evaluate_resource(
         path.push_str(name);
         match evaluate(expr, &ctx, &path) {
             Ok(Some(value)) => {
-                planned.push((
-                    name.clone(),
-                    PlannedValue::Known(prep.params.redact(&value, salt)),
-                ));
+                if secrets {
+                    redacted.insert(name.clone(), prep.params.redact(&value, salt));
+                }
+                if want_planned {
+                    let shown = if secrets {
+                        redacted[name].clone()
+                    } else {
+                        value.clone()
+                    };
+                    planned.push((name.clone(), PlannedValue::Known(shown)));
+                }
                 clear.insert(name.clone(), value);
             }
             Ok(None) => {}
-            Err(e) if e.is_unknown() => planned.push((name.clone(), PlannedValue::Unknown)),
+            Err(e) if e.is_unknown() => {
+                if want_planned {
+                    planned.push((name.clone(), PlannedValue::Unknown));
+                }
+            }
             Err(e) => return Err(e),
         }
     }
-    Ok((clear, planned))
-}
-
-fn redacted_map(planned: &[(String, PlannedValue)]) -> Properties {
-    planned
-        .iter()
-        .filter_map(|(k, v)| match v {
-            PlannedValue::Known(v) => Some((k.clone(), v.clone())),
-            PlannedValue::Unknown => None,
-        })
-        .collect()
+    if !secrets {
+        redacted = clear.clone();
+    }
+    Ok(Evaluated {
+        clear,
+        redacted,
+        planned,
+    })
 }
 
 pub(crate) fn plan(
@@ -203,7 +224,7 @@ pub(crate) fn plan(
             state,
             unknown: Some(&unknown),
         };
-        let (_, planned) = evaluate_resource(prep, &lookup, &state.secret_salt, id, spec)?;
+        let planned = evaluate_resource(prep, &lookup, &state.secret_salt, id, spec, true)?.planned;
         let recorded = state.resources.get(id);
         let (mut action, diffs, mut reason) =
             decide(handler.schema(), &spec.type_name, recorded, &planned);
@@ -731,8 +752,14 @@ impl<'a> Runner<'a> {
             state: &self.state,
             unknown: None,
         };
-        let evaluated = evaluate_resource(prep, &lookup, &self.state.secret_salt, &id, spec);
-        let (clear, planned) = match evaluated {
+        let recorded = self.state.resources.contains_key(&*id);
+        let evaluated =
+            evaluate_resource(prep, &lookup, &self.state.secret_salt, &id, spec, recorded);
+        let Evaluated {
+            clear,
+            redacted,
+            planned,
+        } = match evaluated {
             Ok(v) => v,
             Err(e) => {
                 self.nodes[n].verb = if self.state.resources.contains_key(&*id) {
@@ -750,7 +777,6 @@ impl<'a> Runner<'a> {
             None => Action::Create,
             Some(_) => decide(schema, &spec.type_name, recorded, &planned).0,
         };
-        let redacted = redacted_map(&planned);
         let deps = prep.deps.get(&*id).cloned().unwrap_or_default();
         let node = &mut self.nodes[n];
         node.clear = Arc::new(clear);
