@@ -1172,12 +1172,25 @@ impl<'a> Runner<'a> {
         let err = match result {
             CallResult::Create(Ok(created)) => {
                 self.limiters[endpoint].on_success();
-                let rec = self.record(&id);
-                rec.physical_id = Some(created.physical_id);
-                rec.pending = None;
                 self.created.push(Arc::clone(&id));
                 self.nodes[n].steps.pop_front();
-                self.on_readiness(n, created.readiness, true);
+                let rec = self.record(&id);
+                rec.physical_id = Some(created.physical_id.clone());
+                rec.pending = None;
+                if let Readiness::Ready(attributes) = created.readiness {
+                    // The common case: journal the outcome alone, not the whole record.
+                    rec.attributes = attributes.clone();
+                    rec.phase = ResourcePhase::Ready;
+                    rec.failure = None;
+                    self.journal.push(JournalEntry::Ready {
+                        logical_id: id.to_string(),
+                        physical_id: created.physical_id,
+                        attributes,
+                    });
+                    self.complete_step(n);
+                } else {
+                    self.on_readiness(n, created.readiness, true);
+                }
                 return;
             }
             CallResult::Update(Ok(updated)) => {

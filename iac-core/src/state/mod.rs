@@ -88,6 +88,19 @@ impl StackState {
             JournalEntry::Remove { logical_id } => {
                 self.resources.shift_remove(&logical_id);
             }
+            JournalEntry::Ready {
+                logical_id,
+                physical_id,
+                attributes,
+            } => {
+                if let Some(rec) = self.resources.get_mut(&logical_id) {
+                    rec.physical_id = Some(physical_id);
+                    rec.attributes = attributes;
+                    rec.pending = None;
+                    rec.failure = None;
+                    rec.phase = ResourcePhase::Ready;
+                }
+            }
             JournalEntry::Outputs { outputs } => self.outputs = outputs,
             JournalEntry::Template { template } => self.template = Some(template),
         }
@@ -196,6 +209,16 @@ pub enum JournalEntry {
         logical_id: String,
         /// Its new record.
         resource: Box<ResourceState>,
+    },
+    /// Records that a create returned a ready object: sets its physical id and attributes,
+    /// clears its pending operation and failure, and marks it ready.
+    Ready {
+        /// Its logical id.
+        logical_id: String,
+        /// The object's id.
+        physical_id: PhysicalId,
+        /// Its attributes.
+        attributes: Attributes,
     },
     /// Forgets a resource (deleted or retained).
     Remove {
