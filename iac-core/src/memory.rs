@@ -45,6 +45,9 @@ pub struct Faults {
     pub fail_ready: HashSet<String>,
     /// Logical ids whose objects refuse to be deleted (permanently).
     pub fail_delete: HashSet<String>,
+    /// Calls allowed per second (of virtual time), all operations together; calls above it
+    /// are throttled, as a cloud's per-account API quota does.
+    pub quota_per_second: Option<u32>,
 }
 
 /// How the memory cloud behaves.
@@ -91,6 +94,8 @@ struct Inner {
     calls: BTreeMap<&'static str, u64>,
     creates: HashMap<String, u64>,
     rng: StdRng,
+    window: Option<(Instant, u32)>,
+    throttled: u64,
 }
 
 /// The shared in-memory cloud; clones see the same inventory.
@@ -112,6 +117,8 @@ impl MemoryCloud {
                 calls: BTreeMap::new(),
                 creates: HashMap::new(),
                 rng,
+                window: None,
+                throttled: 0,
             })),
             config: Arc::new(config),
         }
@@ -169,6 +176,11 @@ impl MemoryCloud {
         self.lock().calls.clone()
     }
 
+    /// Calls refused as throttled so far.
+    pub fn throttled(&self) -> u64 {
+        self.lock().throttled
+    }
+
     /// Objects ever created per logical id (a create retried with the same token counts once).
     pub fn creates(&self) -> HashMap<String, u64> {
         self.lock().creates.clone()
@@ -185,7 +197,28 @@ impl MemoryCloud {
         let faults = &self.config.faults;
         let mut inner = self.lock();
         *inner.calls.entry(op).or_default() += 1;
+        if let Some(quota) = faults.quota_per_second {
+            let now = Instant::now();
+            let (start, count) = match inner.window {
+                Some((start, count))
+                    if now.saturating_duration_since(start) < Duration::from_secs(1) =>
+                {
+                    (start, count)
+                }
+                _ => (now, 0),
+            };
+            if count >= quota {
+                inner.window = Some((start, count));
+                inner.throttled += 1;
+                return Err(HandlerError::throttled(
+                    None,
+                    format!("Throttling.User: {op} is over the quota of {quota} calls per second"),
+                ));
+            }
+            inner.window = Some((start, count + 1));
+        }
         if faults.throttle > 0.0 && inner.rng.gen_bool(faults.throttle) {
+            inner.throttled += 1;
             return Err(HandlerError::throttled(
                 None,
                 format!("Throttling.User: {op} is throttled"),

@@ -633,3 +633,68 @@ async fn destroy_forgets_retained_objects_instead_of_deleting_them() {
         "the stack is forgotten"
     );
 }
+
+/// A cloud that allows 20 calls per second: the adaptive rate limit learns it, so far
+/// fewer calls are refused than with the limit switched off, and the throttling never
+/// reaches the caller.
+#[tokio::test(start_paused = true)]
+async fn the_rate_limit_adapts_to_a_quota() {
+    use iac_core::engine::{Engine, EngineOptions, RateLimitOptions};
+    let resources: serde_json::Map<String, serde_json::Value> = (0..120)
+        .map(|i| {
+            (
+                format!("R{i}"),
+                json!({"Type": "Test::Thing", "Properties": {"Index": i}}),
+            )
+        })
+        .collect();
+    let stack = template(json!({ "Resources": resources }));
+    let run = |limit: RateLimitOptions| {
+        let stack = stack.clone();
+        async move {
+            let faults = Faults {
+                quota_per_second: Some(20),
+                ..Default::default()
+            };
+            let cloud = iac_core::memory::MemoryCloud::new(MemoryConfig {
+                faults,
+                call_latency: Duration::from_millis(10),
+                ..Default::default()
+            });
+            let options = EngineOptions {
+                rate_limit: limit,
+                seed: Some(5),
+                ..Default::default()
+            };
+            let engine = Engine::builder()
+                .provider(registry(&cloud))
+                .options(options)
+                .build();
+            let started = tokio::time::Instant::now();
+            engine
+                .apply(&StackInput::new("q", stack), RunOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(cloud.len(), 120);
+            (cloud.throttled(), started.elapsed())
+        }
+    };
+    let (adaptive, adaptive_took) = run(RateLimitOptions::default()).await;
+    let off = RateLimitOptions {
+        min_rate: 1e9,
+        max_rate: 1e9,
+        ..Default::default()
+    };
+    let (without, without_took) = run(off).await;
+    println!(
+        "throttled calls: {adaptive} adaptive ({adaptive_took:?}), {without} without a limit ({without_took:?})"
+    );
+    assert!(
+        adaptive * 4 < without,
+        "adaptive {adaptive}, without {without}"
+    );
+    assert!(
+        adaptive_took <= without_took,
+        "learning the quota is not slower than hammering it"
+    );
+}
