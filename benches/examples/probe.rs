@@ -2,9 +2,9 @@
 #![allow(missing_docs)]
 use iac_core::engine::{Engine, RunOptions, StackInput};
 use iac_core::memory::{MemoryCloud, MemoryConfig};
+use iac_core::provider::*;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
-use std::time::Instant;
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 fn main() {
@@ -24,26 +24,44 @@ fn main() {
         .build();
     rt.block_on(async {
         let reg = Region::new(GLOBAL);
-        let t = Instant::now();
         let plan = engine.plan(&input).await.unwrap();
-        let p = t.elapsed();
-        let s = reg.change();
-        println!("plan: {:?}, allocs/res {}", p, s.allocations / n);
+        println!("plan allocs/res {}", reg.change().allocations / n);
         drop(plan);
         let reg = Region::new(GLOBAL);
-        let t = Instant::now();
         engine.apply(&input, RunOptions::default()).await.unwrap();
-        let a = t.elapsed();
-        let s = reg.change();
+        println!("apply allocs/res {}", reg.change().allocations / n);
+        let c2 = MemoryCloud::new(MemoryConfig {
+            enforce_references: false,
+            ..Default::default()
+        });
+        let h = c2.handler(iac_benches::BENCH_TYPE);
+        let props: Properties = serde_json::from_value(
+            serde_json::json!({"Index": 1, "Name": "thing-1", "Parent": "R0"}),
+        )
+        .unwrap();
+        let tokens: Vec<ClientToken> = (0..n)
+            .map(|i| ClientToken::derive("b", &format!("R{i}"), 1))
+            .collect();
+        let ids: Vec<String> = (0..n).map(|i| format!("R{i}")).collect();
+        let reg = Region::new(GLOBAL);
+        for i in 0..n {
+            h.create(CreateRequest {
+                stack: "b",
+                logical_id: &ids[i],
+                properties: &props,
+                client_token: &tokens[i],
+            })
+            .await
+            .unwrap();
+        }
         println!(
-            "apply: {:?}, allocs/res {} reallocs/res {}",
-            a,
-            s.allocations / n,
-            s.reallocations / n
+            "provider create allocs/res {}",
+            reg.change().allocations / n
         );
+        let reg = Region::new(GLOBAL);
+        for i in 0..n {
+            let _ = ClientToken::derive("b", &ids[i], 1);
+        }
+        println!("token allocs/res {}", reg.change().allocations / n);
     });
-    let reg = Region::new(GLOBAL);
-    let c = cloud.clone();
-    drop(c);
-    let _ = reg;
 }

@@ -1,6 +1,24 @@
 //! Alibaba Cloud for the iac SDK.
 //!
-//! This crate will hold the signed Alibaba Cloud API client (ECS, VPC, SLB, NAS, OSS, ROS),
-//! the `ALIYUN::*` resource handlers for the `iac-core` engine, ROS template import and
-//! export, and a simulator of the cloud. None of it is written yet: the crate is empty on
-//! purpose, so that nothing here pretends to work before it does.
+//! Written so far:
+//! - [`endpoints`]: which host serves ECS, VPC, SLB, NAS, ROS and OSS in a region, from the
+//!   vendor's endpoint metadata;
+//! - [`credentials`]: the credential chain (environment, then the Aliyun CLI profile), with
+//!   secrets that never print.
+//!
+//! Not written yet, and nothing here pretends otherwise: request signing, the API client,
+//! the `ALIYUN::*` resource handlers, ROS template import and export, and the simulator.
+//!
+//! # Example
+//!
+//! ```
+//! use iac_aliyun::endpoints::{Network, Product, endpoint};
+//!
+//! assert_eq!(endpoint(Product::Ecs, "cn-hangzhou", Network::Public).unwrap(), "ecs.cn-hangzhou.aliyuncs.com");
+//! // SLB in cn-hangzhou is one of the documented exceptions to the regional pattern.
+//! assert_eq!(endpoint(Product::Slb, "cn-hangzhou", Network::Public).unwrap(), "slb.aliyuncs.com");
+//! assert_eq!(endpoint(Product::Ros, "eu-central-1", Network::Public).unwrap(), "ros.aliyuncs.com");
+//! ```
+
+pub mod credentials;
+pub mod endpoints;
