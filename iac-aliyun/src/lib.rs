@@ -4,7 +4,9 @@
 //! - [`endpoints`]: which host serves ECS, VPC, SLB, NAS, ROS and OSS in a region, from the
 //!   vendor's endpoint metadata;
 //! - [`credentials`]: the credential chain (environment, then the Aliyun CLI profile), with
-//!   secrets that never print.
+//!   secrets that never print;
+//! - [`error`]: the vendor's error bodies (RPC JSON and OSS XML) decoded, and classified
+//!   into the retry kinds the engine acts on.
 //!
 //! Not written yet, and nothing here pretends otherwise: request signing, the API client,
 //! the `ALIYUN::*` resource handlers, ROS template import and export, and the simulator.
@@ -22,3 +24,4 @@
 
 pub mod credentials;
 pub mod endpoints;
+pub mod error;
