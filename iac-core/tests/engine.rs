@@ -698,3 +698,46 @@ async fn the_rate_limit_adapts_to_a_quota() {
         "learning the quota is not slower than hammering it"
     );
 }
+
+/// Waiting for readiness holds no concurrency slot: with one slot, ten resources that take
+/// ten seconds each to become ready finish in about ten seconds, not a hundred.
+#[tokio::test(start_paused = true)]
+async fn waiting_for_readiness_holds_no_slot() {
+    use iac_core::provider::{Registry, Schema};
+    let ready = Duration::from_secs(10);
+    let cloud = iac_core::memory::MemoryCloud::new(MemoryConfig {
+        call_latency: Duration::from_millis(100),
+        ready_after: ready,
+        ..Default::default()
+    });
+    let mut registry = Registry::new();
+    registry
+        .register(cloud.handler_with_schema(Schema::new("Test::Slow").with_readiness_hint(ready)));
+    let engine = iac_core::engine::Engine::builder()
+        .provider(registry)
+        .concurrency(1)
+        .build();
+    let resources: serde_json::Map<String, serde_json::Value> = (0..10)
+        .map(|i| {
+            (
+                format!("R{i}"),
+                json!({"Type": "Test::Slow", "Properties": {"Index": i}}),
+            )
+        })
+        .collect();
+    let started = tokio::time::Instant::now();
+    engine
+        .apply(
+            &StackInput::new("slow", template(json!({ "Resources": resources }))),
+            RunOptions::default(),
+        )
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(12), "took {took:?}");
+    let calls = cloud.calls();
+    assert!(
+        calls["poll"] < 10,
+        "each read covers every resource still waiting: {calls:?}"
+    );
+}
