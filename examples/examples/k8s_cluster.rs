@@ -12,11 +12,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use iac_core::engine::{Engine, EngineError, Report, RunOptions, StackInput, events};
+use iac_core::engine::{
+    Action, Engine, EngineError, Report, RunOptions, StackInput, Status, events,
+};
 use iac_core::memory::{MemoryCloud, MemoryConfig};
 use iac_core::provider::{Registry, Schema, UpdateBehavior};
 use iac_core::stack::{Param, Prop, Resource, ResourceRef, Stack};
 use iac_core::state::MemoryStateStore;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -243,12 +246,54 @@ fn registry(cloud: &MemoryCloud) -> Registry {
     registry
 }
 
-/// Applies with a live event list, like the ROS console.
-async fn apply_live(engine: &Engine, input: &StackInput) -> Result<Report, EngineError> {
+/// Applies with a live view: a progress bar with counts per status, and the event list of
+/// the ROS console above it.
+async fn apply_live(
+    engine: &Engine,
+    input: &StackInput,
+    changes: usize,
+) -> Result<Report, EngineError> {
     let (tx, mut rx) = events::channel();
+    let bar = ProgressBar::new(changes as u64);
+    bar.set_style(
+        ProgressStyle::with_template("  [{bar:30}] {pos}/{len} resources  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let view = bar.clone();
     let printer = tokio::spawn(async move {
+        let (mut running, mut done, mut failed) = (0u32, 0u32, 0u32);
         while let Some(event) = rx.recv().await {
-            println!("  {event}");
+            if view.is_hidden() {
+                // Not a terminal (a pipe, a CI log): plain lines, no bar.
+                println!("  {event}");
+            } else {
+                view.println(format!("  {event}"));
+            }
+            if event.is_stack_event() {
+                continue;
+            }
+            match event.status {
+                Status::CreateInProgress | Status::UpdateInProgress | Status::DeleteInProgress => {
+                    running += 1
+                }
+                Status::CreateComplete
+                | Status::UpdateComplete
+                | Status::DeleteComplete
+                | Status::DeleteSkipped => {
+                    running = running.saturating_sub(1);
+                    done += 1;
+                    view.inc(1);
+                }
+                s if s.is_failure() => {
+                    running = running.saturating_sub(1);
+                    failed += 1;
+                }
+                _ => {}
+            }
+            view.set_message(format!(
+                "{running} in progress, {done} complete, {failed} failed"
+            ));
         }
     });
     let result = engine
@@ -256,6 +301,7 @@ async fn apply_live(engine: &Engine, input: &StackInput) -> Result<Report, Engin
         .await;
     // The sender is dropped with the apply: the printer ends after the last event.
     let _ = printer.await;
+    bar.finish_and_clear();
     result
 }
 
@@ -307,10 +353,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let input = StackInput::new("k8s-demo", template).with_parameter("NodeCount", nodes);
 
     println!("\n$ plan");
-    print!("{}", engine.plan(&input).await?);
+    let plan = engine.plan(&input).await?;
+    print!("{plan}");
 
     println!("\n$ apply");
-    let report = apply_live(&engine, &input).await?;
+    let report = apply_live(
+        &engine,
+        &input,
+        plan.resources.len() - plan.count(Action::NoOp),
+    )
+    .await?;
     print_report(&report);
 
     println!("\n$ plan (again)");
@@ -318,8 +370,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let scaled = input.clone().with_parameter("NodeCount", nodes + 1);
     println!("\n$ scale --nodes {}", nodes + 1);
-    print!("{}", engine.plan(&scaled).await?);
-    apply_live(&engine, &scaled).await?;
+    let plan = engine.plan(&scaled).await?;
+    print!("{plan}");
+    apply_live(
+        &engine,
+        &scaled,
+        plan.resources.len() - plan.count(Action::NoOp),
+    )
+    .await?;
 
     println!("\n$ destroy");
     let (tx, mut rx) = events::channel();
