@@ -8,7 +8,10 @@
 //! - [`error`]: the vendor's error bodies (RPC JSON and OSS XML) decoded, and classified
 //!   into the retry kinds the engine acts on.
 //!
-//! Not written yet, and nothing here pretends otherwise: request signing, the API client,
+//! - [`sign`]: request signing (RPC V1, ACS3, OSS V1) as pure functions, checked against the
+//!   vendor's vectors and the official SDKs.
+//!
+//! Not written yet, and nothing here pretends otherwise: the API client,
 //! the `ALIYUN::*` resource handlers, ROS template import and export, and the simulator.
 //!
 //! # Example
@@ -25,3 +28,4 @@
 pub mod credentials;
 pub mod endpoints;
 pub mod error;
+pub mod sign;

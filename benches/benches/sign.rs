@@ -1,0 +1,110 @@
+//! Signing cost per request: a typical `RunInstances` call (about 25 parameters with tags
+//! and a base64 user-data script) through the RPC V1 signer, the same request through ACS3,
+//! and an OSS object upload. Target: ≤ 2 µs for the RPC V1 RunInstances request.
+
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use iac_aliyun::sign::{AccessKey, acs3, oss, rpc};
+
+fn run_instances() -> rpc::RpcCall<'static> {
+    let mut params: Vec<(String, String)> = [
+        ("ImageId", "ubuntu_22_04_x64_20G_alibase_20240926.vhd"),
+        ("InstanceType", "ecs.g7.large"),
+        ("SecurityGroupId", "sg-bp1fg655nh68xyz9i3f9"),
+        ("VSwitchId", "vsw-bp1s5fnvk4gn2tws03624"),
+        ("InstanceName", "k8s-node-[1,3]"),
+        ("HostName", "k8s-node-[1,3]"),
+        ("Amount", "3"),
+        ("SystemDisk.Category", "cloud_essd"),
+        ("SystemDisk.Size", "40"),
+        ("InternetMaxBandwidthOut", "0"),
+        ("ClientToken", "iac-k8s-demo-K8sNodes-1-8f3a9c2e4b7d6a10"),
+        ("UserData", "IyEvYmluL2Jhc2gKc2V0IC1ldW8gcGlwZWZhaWwKa3ViZWFkbSBqb2luIDE5Mi4xNjguMS4xMDo2NDQzIC0tdG9rZW4gYWJjZGVmLjAxMjM0NTY3ODlhYmNkZWYK"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    params.extend(rpc::flatten_objects(
+        "Tag",
+        &[
+            vec![("Key", "iac:stack".into()), ("Value", "k8s-demo".into())],
+            vec![
+                ("Key", "iac:logical-id".into()),
+                ("Value", "K8sNodes".into()),
+            ],
+        ],
+    ));
+    rpc::RpcCall {
+        method: "POST",
+        action: "RunInstances",
+        version: "2014-05-26",
+        region: Some("cn-hangzhou"),
+        params,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let key = AccessKey::new("LTAI5tBenchAccessKeyId", "bench-secret-0123456789abcdef");
+    let call = run_instances();
+    c.bench_function("rpc_v1/RunInstances", |b| {
+        b.iter(|| {
+            rpc::sign_call(
+                black_box(&call),
+                &key,
+                "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+                "2026-11-30T10:00:00Z",
+            )
+        })
+    });
+    let body = rpc::sign_call(&call, &key, "n", "2026-11-30T10:00:00Z").encoded;
+    c.bench_function("acs3/RunInstances", |b| {
+        b.iter(|| {
+            let hashed = acs3::hashed_payload(black_box(body.as_bytes()));
+            let headers = vec![
+                ("host".to_owned(), "ecs.cn-hangzhou.aliyuncs.com".to_owned()),
+                ("x-acs-action".to_owned(), "RunInstances".to_owned()),
+                ("x-acs-version".to_owned(), "2014-05-26".to_owned()),
+                ("x-acs-date".to_owned(), "2026-11-30T10:00:00Z".to_owned()),
+                (
+                    "x-acs-signature-nonce".to_owned(),
+                    "d410180a5abf7fe235dd9b74aca91fc0".to_owned(),
+                ),
+                ("x-acs-content-sha256".to_owned(), hashed.clone()),
+                (
+                    "content-type".to_owned(),
+                    "application/x-www-form-urlencoded".to_owned(),
+                ),
+            ];
+            acs3::sign("POST", "/", &[], &headers, &hashed, &key)
+        })
+    });
+    let headers = vec![
+        (
+            "Date".to_owned(),
+            "Mon, 30 Nov 2026 10:00:00 GMT".to_owned(),
+        ),
+        ("Content-Type".to_owned(), "text/plain".to_owned()),
+        (
+            "Content-MD5".to_owned(),
+            "eB5eJF1ptWaXm4bijSPyxw==".to_owned(),
+        ),
+        ("x-oss-meta-owner".to_owned(), "k8s-demo".to_owned()),
+    ];
+    c.bench_function("oss_v1/PutObject", |b| {
+        b.iter(|| {
+            oss::sign(
+                "PUT",
+                black_box("iac-demo-bucket"),
+                "kube/admin.conf",
+                &headers,
+                &[],
+                &key,
+            )
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
