@@ -83,6 +83,24 @@ impl ApiError {
         }
     }
 
+    /// An error of the connection itself: no HTTP answer was read (refused, reset, timed
+    /// out, dropped mid-answer). Its code is `Transport` and its HTTP status 0; it is
+    /// transient, and whether the action happened is unknown.
+    pub fn transport(action: Option<&str>, message: impl Into<String>) -> Self {
+        ApiError {
+            code: "Transport".to_owned(),
+            message: message.into(),
+            request_id: None,
+            http_status: 0,
+            action: action.map(str::to_owned),
+        }
+    }
+
+    /// Whether the cloud said the object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.kind() == ErrorKind::NotFound
+    }
+
     /// What the engine should do about this error.
     pub fn kind(&self) -> ErrorKind {
         classify(&self.code, self.http_status)
@@ -142,6 +160,14 @@ pub fn classify(code: &str, http_status: u16) -> ErrorKind {
     ];
     if NEVER.contains(&code) {
         return ErrorKind::Invalid;
+    }
+    if http_status == 0 {
+        // No answer at all: the connection failed or dropped (see `ApiError::transport`).
+        return ErrorKind::Transient;
+    }
+    if code.starts_with("Incorrect") && code.ends_with("Status") && !CONFLICT.contains(&code) {
+        // `IncorrectVpcStatus`, `IncorrectVSwitchStatus`: the object is still settling.
+        return ErrorKind::NotReady;
     }
     if code.starts_with("Throttling") || code == "Rejected.Throttling" {
         return ErrorKind::Throttled { retry_after: None };

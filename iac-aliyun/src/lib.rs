@@ -25,6 +25,8 @@
 //! assert_eq!(endpoint(Product::Ros, "eu-central-1", Network::Public).unwrap(), "ros.aliyuncs.com");
 //! ```
 
+pub mod api;
+pub mod client;
 pub mod credentials;
 pub mod endpoints;
 pub mod error;
