@@ -1,18 +1,21 @@
 //! Alibaba Cloud for the iac SDK.
 //!
-//! Written so far:
-//! - [`endpoints`]: which host serves ECS, VPC, SLB, NAS, ROS and OSS in a region, from the
-//!   vendor's endpoint metadata;
+//! - [`sign`]: request signing (RPC V1, ACS3, OSS V1) as pure functions, checked against the
+//!   vendor's vectors and the official SDKs;
 //! - [`credentials`]: the credential chain (environment, then the Aliyun CLI profile), with
 //!   secrets that never print;
-//! - [`error`]: the vendor's error bodies (RPC JSON and OSS XML) decoded, and classified
-//!   into the retry kinds the engine acts on.
+//! - [`endpoints`]: which host serves ECS, VPC, SLB, NAS, ROS and OSS in a region, from the
+//!   vendor's endpoint metadata;
+//! - [`client`]: the signed client (RPC over form POSTs, OSS REST), retries that keep the
+//!   `ClientToken`, lazy paging; [`api`]: typed answers; [`error`]: the vendor's error
+//!   bodies decoded and classified into the retry kinds the engine acts on;
+//! - [`resources`]: the `ALIYUN::*` handlers the engine drives (VPC, VSwitch, security
+//!   groups, instances and instance groups, SLB, NAS, OSS) and their typed property structs;
+//! - `sim` (feature `sim`, on by default): a simulated Alibaba Cloud on 127.0.0.1 that speaks
+//!   the same wire protocol, so that examples and tests run with no account.
 //!
-//! - [`sign`]: request signing (RPC V1, ACS3, OSS V1) as pure functions, checked against the
-//!   vendor's vectors and the official SDKs.
-//!
-//! Not written yet, and nothing here pretends otherwise: the API client,
-//! the `ALIYUN::*` resource handlers, ROS template import and export, and the simulator.
+//! Not written yet, and nothing here pretends otherwise: ROS template import/export and the
+//! ROS service deployer.
 //!
 //! # Example
 //!
@@ -30,4 +33,5 @@ pub mod client;
 pub mod credentials;
 pub mod endpoints;
 pub mod error;
+pub mod resources;
 pub mod sign;
