@@ -29,3 +29,5 @@ pub mod credentials;
 pub mod endpoints;
 pub mod error;
 pub mod sign;
+#[cfg(feature = "sim")]
+pub mod sim;
