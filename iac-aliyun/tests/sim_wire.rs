@@ -1237,3 +1237,53 @@ async fn load_balancers_and_file_systems_work() {
     assert!(inventory.load_balancers.is_empty() && inventory.file_systems.is_empty());
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn get_queries_and_vpc_paging_work_and_shutdown_stops_serving() {
+    let sim = quick_sim().await;
+    let c = Client::new(&sim);
+    for n in 0..3 {
+        c.ok("CreateVpc", VPC, &[("VpcName", &format!("vpc-{n}"))])
+            .await;
+    }
+    let call = rpc::RpcCall {
+        method: "GET",
+        action: "DescribeVpcs",
+        version: VPC,
+        region: Some("cn-hangzhou"),
+        params: owned(&[("PageSize", "2"), ("PageNumber", "2")]),
+    };
+    let signed = rpc::sign_call(&call, &c.key, &nonce(), &timestamp());
+    let response = c
+        .http
+        .get(format!("{}/?{}", c.endpoint, signed.encoded))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["TotalCount"], 3);
+    assert_eq!(body["PageNumber"], 2);
+    assert_eq!(body["PageSize"], 2);
+    assert_eq!(body["Vpcs"]["Vpc"].as_array().unwrap().len(), 1);
+    assert_eq!(body["Vpcs"]["Vpc"][0]["VpcName"], "vpc-2");
+    let (_, code, message) = c.err("DescribeVpcs", VPC, &[("PageSize", "51")]).await;
+    assert_eq!(code, "InvalidParameter");
+    assert!(message.contains("PageSize"), "{message}");
+
+    let endpoint = sim.endpoint();
+    sim.shutdown().await;
+    let after = c
+        .http
+        .post(format!("{endpoint}/"))
+        .body(c.signed("DescribeVpcs", VPC, &[]).encoded)
+        .send()
+        .await;
+    assert!(after.is_err(), "{after:?}");
+}

@@ -5,7 +5,8 @@
 //! not yet `Available` gives 400 `IncorrectVSwitchStatus`; a full VSwitch 400
 //! `InvalidVSwitchId.IpNotEnough` (unless `MinAmount` instances fit); rules are the same when
 //! everything but the description matches; nothing stops instances, so deleting one always
-//! needs `Force=true`; an unknown `NextToken` gives 400 `InvalidParameter`.
+//! needs `Force=true`; an unknown `NextToken` gives 400 `InvalidParameter`; a security group
+//! created without `VpcId` belongs to no VPC (classic) and so fits no VSwitch.
 
 use std::collections::BTreeMap;
 
@@ -57,8 +58,10 @@ fn ecs_time() -> String {
 
 fn create_group(state: &mut State, p: &Params) -> Res<Value> {
     check_region(state, p)?;
-    let vpc_id = p.required("VpcId")?;
-    state.vpc(vpc_id).ok_or_else(|| vpc_not_found(vpc_id))?;
+    let vpc_id = p.get("VpcId").unwrap_or("");
+    if !vpc_id.is_empty() {
+        state.vpc(vpc_id).ok_or_else(|| vpc_not_found(vpc_id))?;
+    }
     let group_type = p.get("SecurityGroupType").unwrap_or("normal");
     if !matches!(group_type, "normal" | "enterprise") {
         return Err(CloudError::invalid(
@@ -471,7 +474,8 @@ fn run_instances(state: &mut State, p: &Params) -> Res<Value> {
     if let Some(id) = p.get("SecurityGroupId") {
         group_ids.insert(0, id.to_owned());
     }
-    group_ids.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    group_ids.retain(|g| seen.insert(g.clone()));
     if group_ids.is_empty() {
         return Err(CloudError::missing("SecurityGroupId"));
     }

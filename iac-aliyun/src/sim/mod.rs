@@ -51,6 +51,7 @@ mod wire;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -436,12 +437,19 @@ impl Inventory {
 /// What the server task and the handle share.
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// Set when the simulator stops: connections still open get dropped.
+    closed: AtomicBool,
 }
 
 impl Shared {
     /// The state, also after a panic elsewhere poisoned the lock.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True once the simulator was shut down or dropped.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 }
 
@@ -468,6 +476,7 @@ impl Simulator {
         let region = config.region.clone();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(config)),
+            closed: AtomicBool::new(false),
         });
         let app = wire::router(shared.clone());
         let task = tokio::spawn(async move {
@@ -539,6 +548,7 @@ impl Simulator {
 
     /// Stops the server and waits for its task to end.
     pub async fn shutdown(mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
@@ -548,6 +558,7 @@ impl Simulator {
 
 impl Drop for Simulator {
     fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
         if let Some(task) = self.task.take() {
             task.abort();
         }

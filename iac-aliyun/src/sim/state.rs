@@ -19,7 +19,7 @@ use crate::sign::AccessKey;
 
 /// `Pending` until `created + delay`, then `ready`.
 fn after(created: Instant, delay: Duration, now: Instant, ready: &'static str) -> &'static str {
-    if now >= created + delay {
+    if now.saturating_duration_since(created) >= delay {
         ready
     } else {
         "Pending"
@@ -126,9 +126,10 @@ pub(crate) struct Instance {
 
 impl Instance {
     pub fn status(&self, now: Instant) -> &'static str {
-        if now < self.created + self.pending {
+        let age = now.saturating_duration_since(self.created);
+        if age < self.pending {
             "Pending"
-        } else if now < self.created + self.pending + self.starting {
+        } else if age < self.pending.saturating_add(self.starting) {
             "Starting"
         } else {
             "Running"
@@ -156,7 +157,9 @@ impl Listener {
     pub fn status(&self, now: Instant) -> &'static str {
         match self.state {
             ListenerState::Stopped => "stopped",
-            ListenerState::Started { at, delay } if now < at + delay => "starting",
+            ListenerState::Started { at, delay } if now.saturating_duration_since(at) < delay => {
+                "starting"
+            }
             ListenerState::Started { .. } => "running",
         }
     }
@@ -193,7 +196,7 @@ pub(crate) struct MountTarget {
 
 impl MountTarget {
     pub fn status(&self, now: Instant) -> String {
-        if now < self.created + self.pending {
+        if now.saturating_duration_since(self.created) < self.pending {
             return "Pending".to_owned();
         }
         self.forced_status

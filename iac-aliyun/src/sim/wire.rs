@@ -84,6 +84,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if shared.is_closed() {
+        return dropped();
+    }
     let request_id = new_request_id();
     let is_oss = uri.path() != "/"
         || header_str(&headers, "authorization").is_some_and(|a| a.starts_with("OSS "));
