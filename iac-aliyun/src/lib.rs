@@ -35,3 +35,5 @@ pub mod endpoints;
 pub mod error;
 pub mod resources;
 pub mod sign;
+#[cfg(feature = "sim")]
+pub mod sim;
