@@ -1287,3 +1287,29 @@ async fn get_queries_and_vpc_paging_work_and_shutdown_stops_serving() {
         .await;
     assert!(after.is_err(), "{after:?}");
 }
+
+#[tokio::test]
+async fn the_same_seed_fails_the_same_requests() {
+    let sim = quick_sim().await;
+    let c = Client::new(&sim);
+    let faults = Faults {
+        seed: 7,
+        server_error_rate: 0.5,
+        ..Faults::default()
+    };
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        sim.set_faults(faults.clone());
+        let mut pattern = Vec::new();
+        for _ in 0..20 {
+            pattern.push(c.call("DescribeVpcs", VPC, &[]).await.0);
+        }
+        runs.push(pattern);
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert!(
+        runs[0].contains(&200) && runs[0].contains(&503),
+        "{:?}",
+        runs[0]
+    );
+}
