@@ -104,6 +104,10 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Retries of transient failures.
     pub retry: RetryPolicy,
+    /// Keep idle connections for reuse (on by default). Tests in paused tokio time turn it
+    /// off: an idle pool keeps timers that let the paused clock jump while a call is on the
+    /// wire.
+    pub pool_connections: bool,
 }
 
 impl ClientConfig {
@@ -118,7 +122,14 @@ impl ClientConfig {
             signature: SignatureStyle::RpcV1,
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            pool_connections: true,
         }
+    }
+
+    /// Keeps idle connections for reuse (the default) or not.
+    pub fn with_connection_pool(mut self, pool: bool) -> Self {
+        self.pool_connections = pool;
+        self
     }
 
     /// Sends every call to `base_url` (the simulator's address).
@@ -269,7 +280,11 @@ fn nonce() -> String {
 impl Client {
     /// A client for the configuration.
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if !config.pool_connections {
+            builder = builder.pool_max_idle_per_host(0);
+        }
+        let http = builder
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("iac-aliyun/", env!("CARGO_PKG_VERSION")))
@@ -290,6 +305,20 @@ impl Client {
             security_token: found.security_token,
         };
         Client::new(ClientConfig::new(region, key))
+    }
+
+    /// The same client (sharing its connections) with another retry policy. The resource
+    /// handlers use `RetryPolicy::none()`: the engine owns retries and rate limits, and a
+    /// client that retried throttled calls on its own would hide the throttling from it.
+    pub fn with_retry(&self, retry: RetryPolicy) -> Client {
+        let mut config = self.inner.config.clone();
+        config.retry = retry;
+        Client {
+            inner: Arc::new(Inner {
+                config,
+                http: self.inner.http.clone(),
+            }),
+        }
     }
 
     /// The configuration.

@@ -29,7 +29,9 @@ async fn fixture(delays: Delays) -> Fixture {
     .await
     .expect("the simulator starts");
     let client = Client::new(
-        ClientConfig::new(sim.region(), sim.access_key()).with_endpoint(sim.endpoint()),
+        ClientConfig::new(sim.region(), sim.access_key())
+            .with_endpoint(sim.endpoint())
+            .with_connection_pool(false),
     )
     .unwrap();
     let engine = Engine::builder()
@@ -459,66 +461,99 @@ async fn bad_properties_fail_with_the_property_named_and_nothing_left_behind() {
 
 #[tokio::test(start_paused = true)]
 async fn twenty_percent_transient_faults_still_converge_to_exactly_one_object_per_resource() {
-    let f = fixture(Delays::default()).await;
-    f.sim.set_faults(Faults {
-        seed: 42,
-        server_error_rate: 0.08,
-        drop_rate: 0.06,
-        timeout_after_success_rate: 0.06,
-        ..Faults::default()
-    });
-    let stack = full_stack("faulty");
-    let report = f
-        .engine
-        .apply(&input(&stack, 3), RunOptions::default())
-        .await
-        .expect("apply converges despite faults");
-    assert!(report.is_success());
-    assert_eq!(counts(&f.sim), expected(4), "no object was made twice");
-    f.sim.set_faults(Faults::default());
-    f.engine
-        .destroy("all-types", RunOptions::default())
-        .await
-        .expect("destroy");
-    assert!(f.sim.inventory().is_empty());
+    let mut all = iac_aliyun::sim::InjectedFaults::default();
+    for seed in 1..=6u64 {
+        let f = fixture(Delays::default()).await;
+        f.sim.set_faults(Faults {
+            seed,
+            server_error_rate: 0.08,
+            drop_rate: 0.06,
+            timeout_after_success_rate: 0.06,
+            ..Faults::default()
+        });
+        let stack = full_stack("faulty");
+        let report = f
+            .engine
+            .apply(&input(&stack, 3), RunOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: apply converges despite faults: {e}"));
+        assert!(report.is_success());
+        assert_eq!(
+            counts(&f.sim),
+            expected(4),
+            "seed {seed}: no object was made twice"
+        );
+        f.engine
+            .apply(&input(&stack, 5), RunOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: scaling converges despite faults: {e}"));
+        assert_eq!(
+            counts(&f.sim),
+            expected(6),
+            "seed {seed}: no instance was started twice"
+        );
+        f.engine
+            .destroy("all-types", RunOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: destroy converges despite faults: {e}"));
+        assert!(
+            f.sim.inventory().is_empty(),
+            "seed {seed}: {:?}",
+            f.sim.inventory()
+        );
+        let injected = f.sim.injected_faults();
+        let rate = injected.total() as f64 / f.sim.total_calls() as f64;
+        println!(
+            "seed {seed}: {injected:?} over {} calls ({:.0}%)",
+            f.sim.total_calls(),
+            rate * 100.0
+        );
+        all.server_errors += injected.server_errors;
+        all.dropped += injected.dropped;
+        all.lost_answers += injected.lost_answers;
+    }
+    assert!(
+        all.server_errors > 0 && all.dropped > 0 && all.lost_answers > 0,
+        "every kind of fault was met: {all:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_throttling_quota_slows_the_apply_down_but_never_fails_it() {
     let f = fixture(Delays::default()).await;
-    let quota = [
-        "RunInstances",
-        "DescribeInstances",
-        "CreateVpc",
-        "CreateVSwitch",
-        "DescribeVpcs",
-        "DescribeVSwitches",
-    ]
-    .into_iter()
-    .map(|a| (a.to_owned(), 2))
-    .collect();
+    let quota = [("RunInstances", 3), ("DescribeInstances", 1)]
+        .into_iter()
+        .map(|(a, n)| (a.to_owned(), n))
+        .collect();
     f.sim.set_faults(Faults {
         seed: 1,
         quota_per_second: quota,
         ..Faults::default()
     });
+    let input = StackInput::new("fleet", fleet(40).template().unwrap());
     let report = f
         .engine
-        .apply(&input(&full_stack("throttled"), 4), RunOptions::default())
+        .apply(&input, RunOptions::default())
         .await
         .expect("no throttling error surfaces");
     assert!(report.is_success());
-    assert_eq!(counts(&f.sim), expected(5));
+    let injected = f.sim.injected_faults();
+    println!(
+        "throttled {} times over {} calls ({} RunInstances)",
+        injected.throttled,
+        f.sim.total_calls(),
+        f.sim.calls("RunInstances")
+    );
+    assert!(injected.throttled > 0, "the quota was hit");
+    assert_eq!(
+        f.sim.inventory().instances.len(),
+        40,
+        "one instance per resource"
+    );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_fleet_of_200_instances_costs_at_most_1_3_calls_per_instance() {
-    let delays = Delays {
-        instance_pending: Duration::from_secs(30),
-        instance_starting: Duration::from_secs(30),
-        ..Delays::default()
-    };
-    let f = fixture(delays).await;
+/// A VPC, a VSwitch, a security group and `n` instances.
+fn fleet(n: usize) -> Stack {
     let mut stack = Stack::new("fleet");
     let vpc = stack.add(
         "Vpc",
@@ -543,7 +578,7 @@ async fn a_fleet_of_200_instances_costs_at_most_1_3_calls_per_instance() {
             ..Default::default()
         },
     );
-    for i in 0..200 {
+    for i in 0..n {
         stack.add(
             format!("Server{i}"),
             Instance {
@@ -555,6 +590,18 @@ async fn a_fleet_of_200_instances_costs_at_most_1_3_calls_per_instance() {
             },
         );
     }
+    stack
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fleet_of_200_instances_costs_at_most_1_3_calls_per_instance() {
+    let delays = Delays {
+        instance_pending: Duration::from_secs(30),
+        instance_starting: Duration::from_secs(30),
+        ..Delays::default()
+    };
+    let f = fixture(delays).await;
+    let stack = fleet(200);
     let input = StackInput::new("fleet", stack.template().unwrap());
     f.sim.reset_counts();
     let started = tokio::time::Instant::now();

@@ -40,8 +40,10 @@ pub const STACK_TAG: &str = "iac:stack";
 /// The tag naming the logical id an object was made for.
 pub const LOGICAL_ID_TAG: &str = "iac:logical-id";
 
-/// Every `ALIYUN::*` handler of this crate, calling through `client`.
+/// Every `ALIYUN::*` handler of this crate, calling through `client` (with its retries
+/// turned off: the engine retries, backs off and adapts its rate to throttling itself).
 pub fn registry(client: &Client) -> Registry {
+    let client = &client.with_retry(crate::client::RetryPolicy::none());
     let mut registry = Registry::new();
     let handlers: Vec<Arc<dyn ResourceHandler>> = vec![
         Arc::new(VpcHandler::new(client.clone())),

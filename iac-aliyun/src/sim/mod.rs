@@ -383,6 +383,26 @@ pub struct SimBucket {
     pub objects: Vec<SimObject>,
 }
 
+/// Faults the simulator injected, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct InjectedFaults {
+    /// `Throttling.User` answers above a quota.
+    pub throttled: u64,
+    /// HTTP 503 answers (nothing was done).
+    pub server_errors: u64,
+    /// Connections dropped before the action.
+    pub dropped: u64,
+    /// Connections dropped after the action was done ("timeout after success").
+    pub lost_answers: u64,
+}
+
+impl InjectedFaults {
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.throttled + self.server_errors + self.dropped + self.lost_answers
+    }
+}
+
 /// A snapshot of everything that exists in the simulated cloud, in creation order.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Inventory {
@@ -536,9 +556,16 @@ impl Simulator {
         self.shared.lock().calls.values().sum()
     }
 
-    /// Forgets the call counts.
+    /// Forgets the call counts and the injected-fault counts.
     pub fn reset_counts(&self) {
-        self.shared.lock().calls.clear();
+        let mut state = self.shared.lock();
+        state.calls.clear();
+        state.injected = InjectedFaults::default();
+    }
+
+    /// How many faults were injected since the start or the last [`Simulator::reset_counts`].
+    pub fn injected_faults(&self) -> InjectedFaults {
+        self.shared.lock().injected
     }
 
     /// A snapshot of everything that exists now.

@@ -250,6 +250,8 @@ pub(crate) struct State {
     /// Per action: the start of the current one-second window and the calls in it.
     pub quota_windows: HashMap<String, (Instant, u32)>,
     pub calls: BTreeMap<String, u64>,
+    /// Faults injected so far.
+    pub injected: super::InjectedFaults,
     /// Per (action, ClientToken).
     pub tokens: HashMap<(String, String), Replay>,
     pub vpcs: Vec<Vpc>,
@@ -275,6 +277,7 @@ impl State {
             nonces: HashSet::new(),
             quota_windows: HashMap::new(),
             calls: BTreeMap::new(),
+            injected: Default::default(),
             tokens: HashMap::new(),
             vpcs: Vec::new(),
             vswitches: Vec::new(),

@@ -110,7 +110,14 @@ async fn handle(
     let (before, latency) = {
         let mut state = shared.lock();
         *state.calls.entry(action.clone()).or_insert(0) += 1;
-        (before_action(&mut state, &action), state.faults.latency)
+        let before = before_action(&mut state, &action);
+        match before {
+            Before::Throttle => state.injected.throttled += 1,
+            Before::ServerError => state.injected.server_errors += 1,
+            Before::Drop => state.injected.dropped += 1,
+            Before::Perform => {}
+        }
+        (before, state.faults.latency)
     };
     let response = match before {
         Before::Throttle => error_response(
@@ -151,6 +158,7 @@ async fn handle(
                 },
             };
             if chance(&mut state, |f| f.timeout_after_success_rate) {
+                state.injected.lost_answers += 1;
                 dropped()
             } else {
                 response
