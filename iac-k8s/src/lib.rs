@@ -1,7 +1,18 @@
 //! Kubernetes for the iac SDK.
 //!
-//! This crate will hold kubeadm cluster bootstrap (user-data and kubeadm configuration),
-//! typed manifests with the Alibaba Cloud and OpenStack cloud-provider bindings, application
-//! templates with versioned configuration, and the `KUBERNETES::*` resource handlers. None of
-//! it is written yet: the crate is empty on purpose, so that nothing here pretends to work
-//! before it does.
+//! - [`bootstrap`]: one-step kubeadm clusters as pure generation: the cluster spec, the CA
+//!   and bootstrap token made up front, kubeadm v1beta4 configuration and cloud-init
+//!   user-data for masters and nodes, and the firewall rules a cluster needs;
+//! - [`manifests`]: typed `k8s-openapi` objects for the cloud-provider bindings: SLB
+//!   `LoadBalancer` Services, Ingress, NAS/OSS/Cinder volumes, OpenStack Keystone access;
+//! - [`apply`]: server-side apply to a cluster with `kube`, waiting for rollout, pruning,
+//!   and the `KUBERNETES::Manifest` resource handler for the iac-core engine.
+//!
+//! This crate picks no Kubernetes version of `k8s-openapi`: the program that uses it does
+//! (the examples and the tests use `v1_35`).
+//!
+//! Not written yet: application templates with versioned configuration, diff and rollback.
+
+pub mod apply;
+pub mod bootstrap;
+pub mod manifests;
