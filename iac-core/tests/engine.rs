@@ -162,6 +162,9 @@ async fn delete_before_create_replacement_for_unique_names() {
     let inv = cloud.inventory();
     assert_eq!(inv.len(), 1);
     assert_eq!(inv.values().next().unwrap().properties["BucketName"], "two");
+    // The state records the new object's properties: planning again changes nothing.
+    let again = engine.plan(&StackInput::new("b", t("two"))).await.unwrap();
+    assert!(again.is_empty(), "{again}");
 }
 
 #[tokio::test]

@@ -350,6 +350,9 @@ struct Node {
     clear: Arc<Properties>,
     /// The same, redacted, to record once an update succeeds.
     redacted: Properties,
+    /// For a delete-before-create replacement: the new properties, redacted, recorded when
+    /// the create half starts.
+    replacement: Option<Properties>,
     attempt: u32,
     op_started: Instant,
     slot_reserved: bool,
@@ -647,6 +650,7 @@ impl<'a> Runner<'a> {
             verb,
             clear: Arc::default(),
             redacted: Properties::new(),
+            replacement: None,
             attempt: 0,
             op_started: Instant::now(),
             slot_reserved: false,
@@ -833,6 +837,9 @@ impl<'a> Runner<'a> {
             }
             Action::Replace => match replace_order {
                 crate::provider::ReplaceOrder::DeleteBeforeCreate => {
+                    // The record keeps the old object's properties until it is deleted;
+                    // the create that follows records the new ones (see `Step::Create`).
+                    node.replacement = Some(redacted);
                     node.steps = VecDeque::from([
                         Step::Delete(DeleteTarget::Current { forget: false }),
                         Step::Create,
@@ -941,6 +948,13 @@ impl<'a> Runner<'a> {
                 };
                 rec.phase = ResourcePhase::Creating;
                 rec.failure = None;
+                if self.phase == Phase::Forward
+                    && let Some(properties) = self.nodes[n].replacement.take()
+                {
+                    // The create half of a delete-before-create replacement.
+                    rec.properties = properties;
+                    rec.type_name = self.nodes[n].type_name.to_string();
+                }
                 let props = if self.phase == Phase::Forward {
                     Arc::clone(&self.nodes[n].clear)
                 } else {
