@@ -7,7 +7,9 @@
 
 use iac_core::Secret;
 
-use super::{AccessKey, base64, hmac_sha1, push_encoded};
+use hmac::{Hmac, Mac};
+
+use super::{AccessKey, base64, push_encoded};
 
 /// The canonical query string: sorted, encoded `k=v` pairs joined with `&`.
 pub fn canonical_query<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> String {
@@ -56,11 +58,19 @@ pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(method: &str, params: &[(K, 
         .expect("percent-encoded text is ASCII")
 }
 
-fn signature(method: &str, pairs: &[(&[u8], &[u8])], secret: &Secret) -> String {
+/// HMAC-SHA1 keyed with `AccessKeySecret + "&"`.
+fn hmac_key(secret: &Secret) -> Hmac<sha1::Sha1> {
     let mut key = Vec::with_capacity(secret.expose().len() + 1);
     key.extend_from_slice(secret.expose().as_bytes());
     key.push(b'&');
-    base64(&hmac_sha1(&key, &string_to_sign_bytes(method, pairs)))
+    // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
+    Hmac::<sha1::Sha1>::new_from_slice(&key).expect("HMAC accepts any key length")
+}
+
+fn signature(method: &str, pairs: &[(&[u8], &[u8])], secret: &Secret) -> String {
+    let mut mac = hmac_key(secret);
+    mac.update(&string_to_sign_bytes(method, pairs));
+    base64(&mac.finalize().into_bytes())
 }
 
 /// The signature of `params` (Base64, not yet percent-encoded).
@@ -139,10 +149,27 @@ pub fn sign_call(
     }
     params.extend(call.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let pairs = sorted(&params);
-    let signature = signature(call.method, &pairs, &key.secret);
     let size: usize = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
     let mut encoded = Vec::with_capacity(size + size / 2 + 40);
     join(&mut encoded, &pairs, b"%", b"=", b"&");
+    // The string to sign is the canonical query encoded once more: in an encoded query
+    // only `%`, `=` and `&` are not unreserved, so the second encoding streams into the
+    // HMAC without a second buffer.
+    let mut mac = hmac_key(&key.secret);
+    mac.update(call.method.to_ascii_uppercase().as_bytes());
+    mac.update(b"&%2F&");
+    let mut rest = &encoded[..];
+    while let Some(at) = memchr::memchr3(b'%', b'=', b'&', rest) {
+        mac.update(&rest[..at]);
+        mac.update(match rest[at] {
+            b'%' => b"%25",
+            b'=' => b"%3D",
+            _ => b"%26",
+        });
+        rest = &rest[at + 1..];
+    }
+    mac.update(rest);
+    let signature = base64(&mac.finalize().into_bytes());
     encoded.extend_from_slice(b"&Signature=");
     push_encoded(&mut encoded, signature.as_bytes(), b"%");
     let encoded = String::from_utf8(encoded).expect("percent-encoded text is ASCII");
