@@ -209,13 +209,13 @@ pub struct ClusterConfiguration {
     #[serde(default)]
     pub networking: Networking,
     /// API server settings.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub api_server: ApiServer,
     /// Controller manager settings.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub controller_manager: ControlPlaneComponent,
     /// Scheduler settings.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub scheduler: ControlPlaneComponent,
     /// Registry of the control-plane images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -297,6 +297,10 @@ pub struct JoinConfiguration {
     /// Phases to skip.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip_phases: Vec<String>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// One document of a kubeadm configuration file.
