@@ -544,8 +544,9 @@ impl SyncConfig {
                 ));
             }
         }
-        serde_yaml::to_string(self)
-            .map_err(|e| ManifestError::invalid(object, "sync_config", e.to_string()))
+        let value = serde_json::to_value(self)
+            .map_err(|e| ManifestError::invalid(object, "sync_config", e.to_string()))?;
+        Ok(super::yaml::to_yaml(&value))
     }
 
     /// The configuration in ConfigMap `kube-system/<name>` under key `syncConfig`.

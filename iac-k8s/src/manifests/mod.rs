@@ -61,6 +61,7 @@ pub mod ingress;
 pub mod keystone;
 pub mod slb;
 pub mod volumes;
+mod yaml;
 
 /// Why options could not be turned into manifests.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -260,6 +261,10 @@ manifest_from!(
 /// Renders objects as one multi-document YAML stream: documents separated by `---` lines,
 /// in the order given, each with its `apiVersion` and `kind`.
 ///
+/// Strings that a YAML 1.1 reader (kubectl, PyYAML) would take for something else (`on`,
+/// `off`, `yes`, `1e3`, `12:30`, ...) are double-quoted, so every reader gets back exactly
+/// the strings of the objects; multi-line strings become literal blocks.
+///
 /// Kubernetes objects always serialize; should a value ever fail to, its document is
 /// replaced by a YAML comment that says so instead of panicking.
 pub fn render_yaml<T: Serialize>(objects: &[T]) -> String {
@@ -268,8 +273,8 @@ pub fn render_yaml<T: Serialize>(objects: &[T]) -> String {
         if i > 0 {
             out.push_str("---\n");
         }
-        match serde_yaml::to_string(object) {
-            Ok(doc) => out.push_str(&doc),
+        match serde_json::to_value(object) {
+            Ok(value) => out.push_str(&yaml::to_yaml(&value)),
             Err(e) => {
                 out.push_str("# document ");
                 out.push_str(&(i + 1).to_string());
