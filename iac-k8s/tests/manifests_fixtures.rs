@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{Container, PodSpec};
 
 /// The OSS access key used by the fixtures: tests check it never shows in clear.
 pub const AK_ID: &str = "LTAI-fixture-id";
+/// The OSS access key secret used by the fixtures.
 pub const AK_SECRET: &str = "fixture-secret-Zq9";
 
 fn web() -> LoadBalancerService {

@@ -169,13 +169,16 @@ fn is_plain_safe(s: &str) -> bool {
 }
 
 /// A literal block keeps the text as is: it must span lines, hold only printable
-/// characters (tabs allowed), and not start with a space (that would need an indentation
-/// indicator).
+/// characters (tabs allowed inside lines), start with a character that is not white space
+/// (the first line sets the block's indentation), and have no line of white space only
+/// (readers differ on those).
 fn is_literal_safe(s: &str) -> bool {
     s.contains('\n')
-        && !s.starts_with([' ', '\n'])
+        && s.starts_with(|c: char| !c.is_whitespace())
         && s.chars().all(|c| c == '\n' || c == '\t' || !c.is_control())
-        && !s.contains('\u{feff}')
+        && !s.contains(['\u{feff}', '\u{2028}', '\u{2029}'])
+        && s.split('\n')
+            .all(|line| line.is_empty() || !line.trim().is_empty())
 }
 
 fn write_double_quoted(s: &str, out: &mut String) {
@@ -187,7 +190,8 @@ fn write_double_quoted(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() || c == '\u{feff}' => {
+            // Controls, the byte-order mark and the Unicode line breaks YAML 1.1 honours.
+            c if c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}') => {
                 out.push_str(&format!("\\u{:04x}", u32::from(c)));
             }
             c => out.push(c),
@@ -233,5 +237,19 @@ mod tests {
         );
         let back: Value = serde_yaml::from_str(&yaml).unwrap();
         assert_eq!(back["text"], "line1\n  line2\n\nend\n");
+    }
+
+    #[test]
+    fn awkward_multi_line_strings_are_double_quoted() {
+        for s in ["\t\n", "a\u{2028}\nb", " a\nb", "a\n  \nb", "a\r\nb", "\na"] {
+            let yaml = to_yaml(&json!({ "k": s }));
+            assert!(yaml.starts_with("k: \""), "{yaml}");
+            let back: Value = serde_yaml::from_str(&yaml).unwrap();
+            assert_eq!(back["k"], s);
+        }
+        let yaml = to_yaml(&json!({ "k": "a\n\n\n" }));
+        assert_eq!(yaml, "k: |+\n  a\n\n\n");
+        let back: Value = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(back["k"], "a\n\n\n");
     }
 }
