@@ -230,7 +230,7 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Checks one object. `what` names it in errors (`object #2`).
+    /// Checks one object: a JSON object with `apiVersion`, `kind` and `metadata.name`.
     pub fn from_value(value: Value) -> Result<Self, Error> {
         let Value::Object(body) = value else {
             return Err(Error::Invalid {
