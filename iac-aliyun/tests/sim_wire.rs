@@ -1313,3 +1313,156 @@ async fn the_same_seed_fails_the_same_requests() {
         runs[0]
     );
 }
+
+/// RunInstances with one instance in the VSwitch of [`network`], plus `extra` parameters.
+async fn run_one(c: &Client, sg: &str, vsw: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut params = vec![
+        ("ImageId", "img"),
+        ("InstanceType", "ecs.t6"),
+        ("SecurityGroupId", sg),
+        ("VSwitchId", vsw),
+    ];
+    params.extend_from_slice(extra);
+    c.call("RunInstances", ECS, &params).await
+}
+
+#[tokio::test]
+async fn fixed_private_addresses_are_checked_used_and_freed() {
+    let sim = quick_sim().await;
+    let c = Client::new(&sim);
+    let (_, vsw, sg) = network(&c).await;
+
+    let (status, run) = run_one(&c, &sg, &vsw, &[("PrivateIpAddress", "172.16.1.50")]).await;
+    assert_eq!(status, 200, "{run}");
+    let id = s(&run["InstanceIdSets"]["InstanceIdSet"][0]);
+    let described = c
+        .ok(
+            "DescribeInstances",
+            ECS,
+            &[("InstanceIds", &format!("[\"{id}\"]"))],
+        )
+        .await;
+    assert_eq!(
+        described["Instances"]["Instance"][0]["VpcAttributes"]["PrivateIpAddress"]["IpAddress"][0],
+        "172.16.1.50",
+        "{described}"
+    );
+    assert_eq!(sim.inventory().instances[0].private_ip, "172.16.1.50");
+
+    let refused = |ip: &'static str, code: &'static str| (ip, code);
+    for (ip, code) in [
+        refused("172.16.1.50", "InvalidPrivateIpAddress.Duplicated"),
+        refused("172.16.2.50", "InvalidPrivateIpAddress"),
+        refused("10.0.0.9", "InvalidPrivateIpAddress"),
+        refused("172.16.1.0", "InvalidPrivateIpAddress"),
+        refused("172.16.1.1", "InvalidPrivateIpAddress"),
+        refused("172.16.1.2", "InvalidPrivateIpAddress"),
+        refused("172.16.1.254", "InvalidPrivateIpAddress"),
+        refused("172.16.1.255", "InvalidPrivateIpAddress"),
+        refused("172.16.1.300", "InvalidPrivateIpAddress.Malformed"),
+        refused("nope", "InvalidPrivateIpAddress.Malformed"),
+    ] {
+        let (status, body) = run_one(&c, &sg, &vsw, &[("PrivateIpAddress", ip)]).await;
+        assert_eq!(
+            (status, s(&body["Code"]).as_str()),
+            (400, code),
+            "{ip}: {body}"
+        );
+        assert!(s(&body["Message"]).contains("PrivateIpAddress"), "{body}");
+    }
+    let (status, body) = run_one(
+        &c,
+        &sg,
+        &vsw,
+        &[("PrivateIpAddress", "172.16.1.60"), ("Amount", "2")],
+    )
+    .await;
+    assert_eq!(
+        (status, s(&body["Code"]).as_str()),
+        (400, "InvalidParameter")
+    );
+    assert!(s(&body["Message"]).contains("PrivateIpAddress"), "{body}");
+    assert_eq!(sim.inventory().instances.len(), 1);
+
+    // The ends of the usable range are accepted.
+    for ip in ["172.16.1.3", "172.16.1.253"] {
+        let (status, body) = run_one(&c, &sg, &vsw, &[("PrivateIpAddress", ip)]).await;
+        assert_eq!(status, 200, "{ip}: {body}");
+    }
+
+    // Load balancers: a fixed intranet address, the same rules, none for internet.
+    let lb = |address: &'static str, kind: &'static str| {
+        [
+            ("AddressType", kind),
+            ("VSwitchId", vsw.as_str()),
+            ("Address", address),
+        ]
+    };
+    let created = c
+        .ok("CreateLoadBalancer", SLB, &lb("172.16.1.70", "intranet"))
+        .await;
+    assert_eq!(created["Address"], "172.16.1.70");
+    let lb_id = s(&created["LoadBalancerId"]);
+    for (address, kind, code) in [
+        (
+            "172.16.1.70",
+            "intranet",
+            "InvalidPrivateIpAddress.Duplicated",
+        ),
+        (
+            "172.16.1.50",
+            "intranet",
+            "InvalidPrivateIpAddress.Duplicated",
+        ),
+        ("172.16.9.9", "intranet", "InvalidPrivateIpAddress"),
+        ("172.16.1.71", "internet", "InvalidParameter"),
+    ] {
+        let (status, code_got, message) =
+            c.err("CreateLoadBalancer", SLB, &lb(address, kind)).await;
+        assert_eq!((status, code_got.as_str()), (400, code), "{address} {kind}");
+        assert!(message.contains("Address"), "{message}");
+    }
+    let (status, body) = run_one(&c, &sg, &vsw, &[("PrivateIpAddress", "172.16.1.70")]).await;
+    assert_eq!(
+        (status, s(&body["Code"]).as_str()),
+        (400, "InvalidPrivateIpAddress.Duplicated")
+    );
+
+    // Automatic addresses skip the fixed ones.
+    let (status, body) = run_one(&c, &sg, &vsw, &[("Amount", "3")]).await;
+    assert_eq!(status, 200, "{body}");
+    let inventory = sim.inventory();
+    let mut ips: Vec<&str> = inventory
+        .instances
+        .iter()
+        .map(|i| i.private_ip.as_str())
+        .collect();
+    ips.sort_unstable();
+    ips.dedup();
+    assert_eq!(ips.len(), 6, "{ips:?}");
+    assert!(!ips.contains(&"172.16.1.70"), "{ips:?}");
+
+    // Deleting frees the address.
+    c.ok(
+        "DeleteInstances",
+        ECS,
+        &[("InstanceId.1", &id), ("Force", "true")],
+    )
+    .await;
+    c.ok("DeleteLoadBalancer", SLB, &[("LoadBalancerId", &lb_id)])
+        .await;
+    let (status, body) = run_one(&c, &sg, &vsw, &[("PrivateIpAddress", "172.16.1.50")]).await;
+    assert_eq!(status, 200, "{body}");
+    c.ok("CreateLoadBalancer", SLB, &lb("172.16.1.70", "intranet"))
+        .await;
+
+    // A replay with the same token and address gives the same instance.
+    let token = [
+        ("PrivateIpAddress", "172.16.1.80"),
+        ("ClientToken", "fixed-1"),
+    ];
+    let (_, first) = run_one(&c, &sg, &vsw, &token).await;
+    let (status, second) = run_one(&c, &sg, &vsw, &token).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(first["InstanceIdSets"], second["InstanceIdSets"]);
+}

@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::params::Cidr;
+use super::params::{Cidr, CloudError, Res};
 use super::{
     Delays, Faults, Inventory, SimBackendServer, SimBucket, SimConfig, SimFileSystem, SimInstance,
     SimListener, SimLoadBalancer, SimMountTarget, SimObject, SimRule, SimSecurityGroup, SimVSwitch,
@@ -65,23 +65,73 @@ impl VSwitch {
         after(self.created, self.pending, now, "Available")
     }
 
-    /// Addresses that can be handed out: the block without the network address, the
-    /// gateway, and the last two (broadcast and reserved), as the cloud reserves them.
+    /// True when the address at `offset` is reserved by the cloud: the first three of the
+    /// block (network address, gateway, one more) and the last two (one more, broadcast).
+    fn reserved(&self, offset: u64) -> bool {
+        offset <= 2 || offset.saturating_add(2) >= self.cidr.size()
+    }
+
+    /// Addresses that can be handed out: the block without the reserved ones.
     fn usable(&self) -> u64 {
-        self.cidr.size().saturating_sub(4)
+        self.cidr.size().saturating_sub(5)
     }
 
     pub fn available_ips(&self) -> u64 {
         self.usable().saturating_sub(self.used.len() as u64)
     }
 
-    /// The lowest free address from the first usable one (block start + 2, after the
-    /// gateway), or `None` when the block is full.
+    /// The lowest free address that is not reserved (from block start + 3), or `None` when
+    /// the block is full. Addresses claimed with [`VSwitch::claim`] are skipped.
     pub fn allocate(&mut self) -> Option<String> {
         let last = u32::try_from(self.cidr.size().saturating_sub(3)).unwrap_or(u32::MAX);
-        let offset = (2..=last).find(|o| !self.used.contains(o))?;
+        let offset = (3..=last).find(|o| !self.used.contains(o))?;
         self.used.insert(offset);
         Some(self.cidr.host(offset).to_string())
+    }
+
+    /// Takes a given address (`PrivateIpAddress` of RunInstances, `Address` of
+    /// CreateLoadBalancer, named `name` in errors): 400 `InvalidPrivateIpAddress.Malformed`
+    /// when it is not an IPv4 address, 400 `InvalidPrivateIpAddress` when it is outside the
+    /// block or reserved, 400 `InvalidPrivateIpAddress.Duplicated` when an instance or a load
+    /// balancer already has it.
+    pub fn claim(&mut self, name: &str, ip: &str) -> Res<String> {
+        let addr: std::net::Ipv4Addr = ip.trim().parse().map_err(|_| {
+            CloudError::bad(
+                "InvalidPrivateIpAddress.Malformed",
+                name,
+                &format!("\"{ip}\" is not an IPv4 address"),
+            )
+        })?;
+        let bits = u32::from(addr);
+        if bits & self.cidr.netmask() != self.cidr.addr {
+            return Err(CloudError::bad(
+                "InvalidPrivateIpAddress",
+                name,
+                &format!(
+                    "{addr} is not in the CIDR block {} of VSwitch {}",
+                    self.cidr, self.id
+                ),
+            ));
+        }
+        let offset = bits.wrapping_sub(self.cidr.addr);
+        if self.reserved(u64::from(offset)) {
+            return Err(CloudError::bad(
+                "InvalidPrivateIpAddress",
+                name,
+                &format!(
+                    "{addr} is reserved by the cloud (the first three and the last two addresses of {})",
+                    self.cidr
+                ),
+            ));
+        }
+        if !self.used.insert(offset) {
+            return Err(CloudError::bad(
+                "InvalidPrivateIpAddress.Duplicated",
+                name,
+                &format!("{addr} is already used in VSwitch {}", self.id),
+            ));
+        }
+        Ok(addr.to_string())
     }
 
     pub fn release(&mut self, ip: &str) {
