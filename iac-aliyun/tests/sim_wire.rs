@@ -1466,3 +1466,185 @@ async fn fixed_private_addresses_are_checked_used_and_freed() {
     assert_eq!(status, 200, "{second}");
     assert_eq!(first["InstanceIdSets"], second["InstanceIdSets"]);
 }
+
+/// A fresh directory under the system's temporary directory.
+fn temp_dir(what: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "iac-sim-{what}-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
+
+fn persisted(path: &std::path::Path, delays: Delays) -> SimConfig {
+    SimConfig {
+        delays,
+        persist: Some(path.to_owned()),
+        ..SimConfig::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_cloud_persists_across_runs_with_its_timers_and_tokens() {
+    let dir = temp_dir("persist");
+    let path = dir.join("cloud.json");
+    let delays = Delays {
+        instance_pending: Duration::from_secs(2),
+        instance_starting: Duration::from_secs(3),
+        ..Delays::none()
+    };
+    let sim = Simulator::start(persisted(&path, delays.clone()))
+        .await
+        .unwrap();
+    assert!(sim.inventory().is_empty());
+    assert!(!path.exists(), "nothing changed yet");
+    let c = Client::new(&sim);
+    let (vpc, vsw, sg) = network(&c).await;
+    let saved = std::fs::read_to_string(&path).expect("saved after a change");
+    assert!(
+        saved.contains(&vpc) && saved.contains("\"version\": 1"),
+        "{saved}"
+    );
+    let run_params = [
+        ("ImageId", "img"),
+        ("InstanceType", "ecs.t6"),
+        ("SecurityGroupId", sg.as_str()),
+        ("VSwitchId", vsw.as_str()),
+        ("PrivateIpAddress", "172.16.1.40"),
+        ("InternetMaxBandwidthOut", "5"),
+        ("Tag.1.Key", "env"),
+        ("Tag.1.Value", "test"),
+        ("ClientToken", "persist-1"),
+    ];
+    let run = c.ok("RunInstances", ECS, &run_params).await;
+    let id = s(&run["InstanceIdSets"]["InstanceIdSet"][0]);
+    let lb = c
+        .ok(
+            "CreateLoadBalancer",
+            SLB,
+            &[("AddressType", "intranet"), ("VSwitchId", &vsw)],
+        )
+        .await;
+    let lb_id = s(&lb["LoadBalancerId"]);
+    tokio::time::advance(Duration::from_millis(500)).await;
+    let before = sim.inventory();
+    assert_eq!(before.instances[0].status, "Pending");
+    assert_eq!(before.instances[0].private_ip, "172.16.1.40");
+    let public_ip = before.instances[0].public_ip.clone().expect("a public ip");
+    sim.shutdown().await;
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["cloud.json"], "no temporary files are left");
+
+    // A second run on the same file: the same cloud, the timers resume from the load.
+    let sim = Simulator::start(persisted(&path, Delays::none()))
+        .await
+        .unwrap();
+    let after = sim.inventory();
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
+    assert_eq!(after.instances[0].id, id);
+    assert_eq!(after.load_balancers[0].id, lb_id);
+    assert_eq!(after.vpcs[0].id, vpc);
+    let c = Client::new(&sim);
+    let replay = c.ok("RunInstances", ECS, &run_params).await;
+    assert_eq!(replay["InstanceIdSets"], run["InstanceIdSets"]);
+    assert_eq!(sim.inventory().instances.len(), 1);
+    let mut other = run_params;
+    other[8] = ("ClientToken", "persist-2");
+    let (status, body) = c.call("RunInstances", ECS, &other).await;
+    assert_eq!(
+        (status, s(&body["Code"]).as_str()),
+        (400, "InvalidPrivateIpAddress.Duplicated"),
+        "addresses stay taken: {body}"
+    );
+    let (_, fresh) = run_one(&c, &sg, &vsw, &[("InternetMaxBandwidthOut", "1")]).await;
+    let fresh = s(&fresh["InstanceIdSets"]["InstanceIdSet"][0]);
+    let inventory = sim.inventory();
+    let fresh = inventory.instances.iter().find(|i| i.id == fresh).unwrap();
+    assert_ne!(fresh.private_ip, "172.16.1.40");
+    assert_ne!(fresh.private_ip, after.load_balancers[0].address);
+    assert_ne!(fresh.public_ip.as_deref(), Some(public_ip.as_str()));
+    assert_eq!(fresh.status, "Running", "new objects take the new delays");
+
+    let status = |sim: &Simulator| {
+        sim.inventory()
+            .instances
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.status.clone())
+            .unwrap()
+    };
+    tokio::time::advance(Duration::from_millis(1400)).await;
+    assert_eq!(status(&sim), "Pending");
+    tokio::time::advance(Duration::from_millis(200)).await;
+    assert_eq!(status(&sim), "Starting");
+    tokio::time::advance(Duration::from_millis(2800)).await;
+    assert_eq!(status(&sim), "Starting");
+    tokio::time::advance(Duration::from_millis(300)).await;
+    assert_eq!(status(&sim), "Running");
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn persist_files_that_are_not_a_saved_cloud_are_invalid_data() {
+    let dir = temp_dir("corrupt");
+    let path = dir.join("cloud.json");
+    for (text, why) in [
+        ("{\"version\": 1, \"vpcs\": [", "EOF"),
+        ("not json", "expected"),
+        ("{\"version\": 2}", "version 2"),
+        ("{\"vpcs\": []}", "version"),
+        ("{\"version\": 1}", "missing field"),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let err = Simulator::start(persisted(&path, Delays::none()))
+            .await
+            .expect_err(text);
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{text}: {err}");
+        let message = err.to_string();
+        assert!(message.contains("cloud.json"), "{message}");
+        assert!(message.contains(why), "{text}: {message}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn save_writes_only_with_a_persist_file() {
+    let sim = quick_sim().await;
+    sim.save().expect("nothing to save is fine");
+    sim.shutdown().await;
+
+    let dir = temp_dir("save");
+    let path = dir.join("nested").join("cloud.json");
+    let sim = Simulator::start(persisted(&path, Delays::none()))
+        .await
+        .expect("a missing file is an empty cloud");
+    let err = sim.save().expect_err("the directory does not exist");
+    assert!(err.to_string().contains("cloud.json"), "{err}");
+    drop(sim);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let sim = Simulator::start(persisted(&path, Delays::none()))
+        .await
+        .unwrap();
+    sim.save().unwrap();
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["vpcs"], serde_json::json!([]));
+    drop(sim);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

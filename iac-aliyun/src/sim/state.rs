@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -26,6 +27,7 @@ fn after(created: Instant, delay: Duration, now: Instant, ready: &'static str) -
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Vpc {
     pub id: String,
     pub name: String,
@@ -34,7 +36,9 @@ pub(crate) struct Vpc {
     pub vrouter_id: String,
     pub route_table_id: String,
     pub tags: Vec<(String, String)>,
+    #[serde(skip, default = "Instant::now")]
     pub created: Instant,
+    #[serde(with = "super::persist::millis")]
     pub pending: Duration,
     pub creation_time: String,
 }
@@ -45,6 +49,7 @@ impl Vpc {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct VSwitch {
     pub id: String,
     pub vpc_id: String,
@@ -53,7 +58,9 @@ pub(crate) struct VSwitch {
     pub description: String,
     pub cidr: Cidr,
     pub tags: Vec<(String, String)>,
+    #[serde(skip, default = "Instant::now")]
     pub created: Instant,
+    #[serde(with = "super::persist::millis")]
     pub pending: Duration,
     pub creation_time: String,
     /// Offsets from the block start that are in use.
@@ -142,6 +149,7 @@ impl VSwitch {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct SecurityGroup {
     pub id: String,
     pub name: String,
@@ -153,6 +161,7 @@ pub(crate) struct SecurityGroup {
     pub creation_time: String,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Instance {
     pub id: String,
     pub name: String,
@@ -168,8 +177,11 @@ pub(crate) struct Instance {
     pub public_ip: Option<String>,
     pub user_data: String,
     pub tags: Vec<(String, String)>,
+    #[serde(skip, default = "Instant::now")]
     pub created: Instant,
+    #[serde(with = "super::persist::millis")]
     pub pending: Duration,
+    #[serde(with = "super::persist::millis")]
     pub starting: Duration,
     pub creation_time: String,
 }
@@ -187,11 +199,18 @@ impl Instance {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) enum ListenerState {
     Stopped,
-    Started { at: Instant, delay: Duration },
+    Started {
+        #[serde(skip, default = "Instant::now")]
+        at: Instant,
+        #[serde(with = "super::persist::millis")]
+        delay: Duration,
+    },
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Listener {
     pub port: u16,
     pub protocol: String,
@@ -215,6 +234,7 @@ impl Listener {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct LoadBalancer {
     pub id: String,
     pub name: String,
@@ -232,13 +252,16 @@ pub(crate) struct LoadBalancer {
     pub create_time: String,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct MountTarget {
     pub domain: String,
     pub network_type: String,
     pub vpc_id: String,
     pub vswitch_id: String,
     pub access_group: String,
+    #[serde(skip, default = "Instant::now")]
     pub created: Instant,
+    #[serde(with = "super::persist::millis")]
     pub pending: Duration,
     /// Set by ModifyMountTarget `Status`.
     pub forced_status: Option<String>,
@@ -255,6 +278,7 @@ impl MountTarget {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct FileSystem {
     pub id: String,
     pub description: String,
@@ -267,13 +291,16 @@ pub(crate) struct FileSystem {
     pub create_time: String,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Object {
+    #[serde(with = "super::persist::base64_bytes")]
     pub data: Vec<u8>,
     pub content_type: String,
     pub etag: String,
     pub last_modified: String,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Bucket {
     pub name: String,
     pub acl: String,
@@ -313,6 +340,8 @@ pub(crate) struct State {
     pub buckets: Vec<Bucket>,
     /// The next public address handed out, an offset in 47.0.0.0/8.
     pub next_public_ip: u32,
+    /// The file the cloud is saved to ([`SimConfig::persist`]).
+    pub persist: Option<std::path::PathBuf>,
 }
 
 impl State {
@@ -337,6 +366,7 @@ impl State {
             file_systems: Vec::new(),
             buckets: Vec::new(),
             next_public_ip: 0x60_0001,
+            persist: config.persist,
         }
     }
 
