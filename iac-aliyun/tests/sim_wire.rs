@@ -1546,6 +1546,36 @@ async fn the_cloud_persists_across_runs_with_its_timers_and_tokens() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(leftovers, ["cloud.json"], "no temporary files are left");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let instance = &saved["instances"][0];
+    assert_eq!(
+        (
+            &instance["status"],
+            &instance["pending"],
+            &instance["starting"]
+        ),
+        (
+            &Value::from("Pending"),
+            &Value::from(1500),
+            &Value::from(3000)
+        ),
+        "{instance}"
+    );
+    assert!(saved.get("nonces").is_none() && saved.get("calls").is_none());
+    assert!(
+        !saved.to_string().contains("sim-secret"),
+        "no keys are saved"
+    );
+    let mut contradicted = saved.clone();
+    contradicted["instances"][0]["status"] = Value::from("Running");
+    let wrong = dir.join("wrong.json");
+    std::fs::write(&wrong, contradicted.to_string()).unwrap();
+    let err = Simulator::start(persisted(&wrong, Delays::none()))
+        .await
+        .expect_err("a status the delays contradict");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+    assert!(err.to_string().contains("/instances/0"), "{err}");
+    std::fs::remove_file(&wrong).unwrap();
 
     // A second run on the same file: the same cloud, the timers resume from the load.
     let sim = Simulator::start(persisted(&path, Delays::none()))
@@ -1646,5 +1676,118 @@ async fn save_writes_only_with_a_persist_file() {
     assert_eq!(saved["version"], 1);
     assert_eq!(saved["vpcs"], serde_json::json!([]));
     drop(sim);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_kind_of_object_survives_a_restart() {
+    let dir = temp_dir("kinds");
+    let path = dir.join("cloud.json");
+    let delays = Delays {
+        listener_starting: Duration::from_secs(4),
+        mount_target_pending: Duration::from_secs(6),
+        ..Delays::none()
+    };
+    let sim = Simulator::start(persisted(&path, delays)).await.unwrap();
+    let c = Client::new(&sim);
+    let (vpc, vsw, sg) = network(&c).await;
+    c.ok(
+        "AuthorizeSecurityGroup",
+        ECS,
+        &[
+            ("SecurityGroupId", &sg),
+            ("IpProtocol", "tcp"),
+            ("PortRange", "22/22"),
+            ("SourceCidrIp", "10.0.0.0/8"),
+        ],
+    )
+    .await;
+    let (_, run) = run_one(&c, &sg, &vsw, &[]).await;
+    let instance = s(&run["InstanceIdSets"]["InstanceIdSet"][0]);
+    let lb_id = s(&c
+        .ok(
+            "CreateLoadBalancer",
+            SLB,
+            &[
+                ("AddressType", "intranet"),
+                ("VSwitchId", &vsw),
+                ("Address", "172.16.1.99"),
+            ],
+        )
+        .await["LoadBalancerId"]);
+    let port = [("LoadBalancerId", lb_id.as_str()), ("ListenerPort", "80")];
+    c.ok(
+        "CreateLoadBalancerTCPListener",
+        SLB,
+        &[
+            ("LoadBalancerId", &lb_id),
+            ("ListenerPort", "80"),
+            ("BackendServerPort", "8080"),
+            ("Bandwidth", "-1"),
+        ],
+    )
+    .await;
+    c.ok("StartLoadBalancerListener", SLB, &port).await;
+    let backends = format!("[{{\"ServerId\":\"{instance}\",\"Weight\":\"70\"}}]");
+    c.ok(
+        "AddBackendServers",
+        SLB,
+        &[("LoadBalancerId", &lb_id), ("BackendServers", &backends)],
+    )
+    .await;
+    let fs = s(&c
+        .ok(
+            "CreateFileSystem",
+            NAS,
+            &[("ProtocolType", "NFS"), ("StorageType", "Performance")],
+        )
+        .await["FileSystemId"]);
+    c.ok(
+        "CreateMountTarget",
+        NAS,
+        &[
+            ("FileSystemId", &fs),
+            ("NetworkType", "vpc"),
+            ("VpcId", &vpc),
+            ("VSwitchId", &vsw),
+        ],
+    )
+    .await;
+    let put = oss_call(&c, "PUT", ("kept", ""), &[], &[], b"", None).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    let data = b"bytes kept\tacross runs\n";
+    let put = oss_call(&c, "PUT", ("kept", "a/b.bin"), &[], &[], data, None).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let before = sim.inventory();
+    assert_eq!(before.load_balancers[0].listeners[0].status, "starting");
+    assert_eq!(before.file_systems[0].mount_targets[0].status, "Pending");
+    sim.shutdown().await;
+
+    let sim = Simulator::start(persisted(&path, Delays::none()))
+        .await
+        .unwrap();
+    let after = sim.inventory();
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
+    assert_eq!(after.security_groups[0].rules.len(), 1);
+    assert_eq!(after.load_balancers[0].backend_servers[0].weight, 70);
+    assert_eq!(after.load_balancers[0].address, "172.16.1.99");
+    let c = Client::new(&sim);
+    let got = oss_call(&c, "GET", ("kept", "a/b.bin"), &[], &[], b"", None).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body.as_bytes(), data);
+    tokio::time::advance(Duration::from_millis(3100)).await;
+    let now = sim.inventory();
+    assert_eq!(now.load_balancers[0].listeners[0].status, "running");
+    assert_eq!(now.file_systems[0].mount_targets[0].status, "Pending");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(
+        sim.inventory().file_systems[0].mount_targets[0].status,
+        "Active"
+    );
+    sim.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

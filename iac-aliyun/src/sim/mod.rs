@@ -20,6 +20,9 @@
 //!   from one seeded random generator.
 //! - `ClientToken` idempotency: a retry with the same token and parameters replays the first
 //!   answer; other parameters give `IdempotentParameterMismatch`.
+//! - Private addresses come from the VSwitch's block, without the first three and the last
+//!   two addresses; RunInstances `PrivateIpAddress` and CreateLoadBalancer `Address` fix one.
+//! - [`SimConfig::persist`] keeps the cloud in a JSON file across runs (see `persist`).
 //!
 //! Choices where the reference leaves a gap are listed in the service files
 //! (`vpc`, `ecs`, `slb`, `nas`, `oss`).

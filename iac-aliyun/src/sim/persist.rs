@@ -7,8 +7,10 @@
 //! Timers: statuses are computed from a [`tokio::time::Instant`], which means nothing in
 //! another process. Before a save every timer is rebased to now (an object that was `Pending`
 //! for 2 more seconds gets `created = now, pending = 2 s`; this does not change any status),
-//! the remaining delays are written in milliseconds (rounded up) and the instants are left
-//! out. On load the instants are the load time, so the timers restart from there.
+//! the remaining delays are written in milliseconds (rounded up), next to the `status` the
+//! object had, and the instants are left out. On load the instants are the load time, so the
+//! timers restart from there; a `status` that the delays contradict is `InvalidData` (a
+//! missing one is accepted).
 //!
 //! The file is written atomically: a temporary file in the same directory (mode 0600 on
 //! unix), fsync, rename.
@@ -139,9 +141,66 @@ fn rebase(state: &mut State, now: Instant) {
     }
 }
 
+/// The status of every object with a timer, by JSON pointer into the file
+/// (`/instances/0`, `/load_balancers/1/listeners/0`, ...).
+fn statuses(state: &State, now: Instant) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, v) in state.vpcs.iter().enumerate() {
+        out.push((format!("/vpcs/{i}"), v.status(now).to_owned()));
+    }
+    for (i, v) in state.vswitches.iter().enumerate() {
+        out.push((format!("/vswitches/{i}"), v.status(now).to_owned()));
+    }
+    for (i, v) in state.instances.iter().enumerate() {
+        out.push((format!("/instances/{i}"), v.status(now).to_owned()));
+    }
+    for (i, lb) in state.load_balancers.iter().enumerate() {
+        for (j, l) in lb.listeners.iter().enumerate() {
+            out.push((
+                format!("/load_balancers/{i}/listeners/{j}"),
+                l.status(now).to_owned(),
+            ));
+        }
+    }
+    for (i, fs) in state.file_systems.iter().enumerate() {
+        for (j, m) in fs.mount_targets.iter().enumerate() {
+            out.push((
+                format!("/file_systems/{i}/mount_targets/{j}"),
+                m.status(now),
+            ));
+        }
+    }
+    out
+}
+
+/// The JSON pointers of the objects that may carry a `status` in `value`.
+fn status_pointers(value: &Value) -> Vec<String> {
+    let len = |pointer: &str| {
+        value
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    let mut out = Vec::new();
+    for list in ["vpcs", "vswitches", "instances"] {
+        out.extend((0..len(&format!("/{list}"))).map(|i| format!("/{list}/{i}")));
+    }
+    for (list, children) in [
+        ("load_balancers", "listeners"),
+        ("file_systems", "mount_targets"),
+    ] {
+        for i in 0..len(&format!("/{list}")) {
+            let parent = format!("/{list}/{i}/{children}");
+            out.extend((0..len(&parent)).map(|j| format!("{parent}/{j}")));
+        }
+    }
+    out
+}
+
 /// The cloud as the JSON text of the file, timers rebased to now.
 pub(crate) fn to_json(state: &mut State) -> std::io::Result<Vec<u8>> {
-    rebase(state, Instant::now());
+    let now = Instant::now();
+    rebase(state, now);
     let mut client_tokens: Vec<Token> = state
         .tokens
         .iter()
@@ -165,7 +224,13 @@ pub(crate) fn to_json(state: &mut State) -> std::io::Result<Vec<u8>> {
         buckets: &state.buckets,
         client_tokens,
     };
-    serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)
+    let mut value = serde_json::to_value(&saved).map_err(std::io::Error::other)?;
+    for (pointer, status) in statuses(state, now) {
+        if let Some(Value::Object(object)) = value.pointer_mut(&pointer) {
+            object.insert("status".to_owned(), Value::String(status));
+        }
+    }
+    serde_json::to_vec_pretty(&value).map_err(std::io::Error::other)
 }
 
 fn invalid_data(path: &Path, why: impl std::fmt::Display) -> std::io::Error {
@@ -199,6 +264,15 @@ pub(crate) fn load(state: &mut State, path: &Path) -> std::io::Result<()> {
         }
         None => return Err(invalid_data(path, "the \"version\" field is missing")),
     }
+    let mut value = value;
+    let mut saved_statuses = HashMap::new();
+    for pointer in status_pointers(&value) {
+        if let Some(Value::Object(object)) = value.pointer_mut(&pointer)
+            && let Some(status) = object.remove("status")
+        {
+            saved_statuses.insert(pointer, status);
+        }
+    }
     let saved: Saved = serde_json::from_value(value).map_err(|e| invalid_data(path, e))?;
     let mut tokens = HashMap::new();
     for t in saved.client_tokens {
@@ -219,6 +293,16 @@ pub(crate) fn load(state: &mut State, path: &Path) -> std::io::Result<()> {
     state.file_systems = saved.file_systems;
     state.buckets = saved.buckets;
     state.tokens = tokens;
+    for (pointer, status) in statuses(state, Instant::now()) {
+        if let Some(saved) = saved_statuses.get(&pointer)
+            && saved.as_str() != Some(status.as_str())
+        {
+            return Err(invalid_data(
+                path,
+                format!("{pointer}: the status {saved} does not fit the delays saved ({status})"),
+            ));
+        }
+    }
     Ok(())
 }
 
