@@ -1551,8 +1551,8 @@ async fn the_cloud_persists_across_runs_with_its_timers_and_tokens() {
     assert_eq!(
         (
             &instance["status"],
-            &instance["pending"],
-            &instance["starting"]
+            &instance["pending_ms"],
+            &instance["starting_ms"]
         ),
         (
             &Value::from("Pending"),

@@ -7,7 +7,8 @@
 //! Timers: statuses are computed from a [`tokio::time::Instant`], which means nothing in
 //! another process. Before a save every timer is rebased to now (an object that was `Pending`
 //! for 2 more seconds gets `created = now, pending = 2 s`; this does not change any status),
-//! the remaining delays are written in milliseconds (rounded up), next to the `status` the
+//! the remaining delays are written in milliseconds, rounded up (`pending_ms`, `starting_ms`,
+//! a started listener's `delay_ms`), next to the `status` the
 //! object had, and the instants are left out. On load the instants are the load time, so the
 //! timers restart from there; a `status` that the delays contradict is `InvalidData` (a
 //! missing one is accepted).

@@ -38,7 +38,7 @@ pub(crate) struct Vpc {
     pub tags: Vec<(String, String)>,
     #[serde(skip, default = "Instant::now")]
     pub created: Instant,
-    #[serde(with = "super::persist::millis")]
+    #[serde(rename = "pending_ms", with = "super::persist::millis")]
     pub pending: Duration,
     pub creation_time: String,
 }
@@ -60,7 +60,7 @@ pub(crate) struct VSwitch {
     pub tags: Vec<(String, String)>,
     #[serde(skip, default = "Instant::now")]
     pub created: Instant,
-    #[serde(with = "super::persist::millis")]
+    #[serde(rename = "pending_ms", with = "super::persist::millis")]
     pub pending: Duration,
     pub creation_time: String,
     /// Offsets from the block start that are in use.
@@ -179,9 +179,9 @@ pub(crate) struct Instance {
     pub tags: Vec<(String, String)>,
     #[serde(skip, default = "Instant::now")]
     pub created: Instant,
-    #[serde(with = "super::persist::millis")]
+    #[serde(rename = "pending_ms", with = "super::persist::millis")]
     pub pending: Duration,
-    #[serde(with = "super::persist::millis")]
+    #[serde(rename = "starting_ms", with = "super::persist::millis")]
     pub starting: Duration,
     pub creation_time: String,
 }
@@ -205,7 +205,7 @@ pub(crate) enum ListenerState {
     Started {
         #[serde(skip, default = "Instant::now")]
         at: Instant,
-        #[serde(with = "super::persist::millis")]
+        #[serde(rename = "delay_ms", with = "super::persist::millis")]
         delay: Duration,
     },
 }
@@ -261,7 +261,7 @@ pub(crate) struct MountTarget {
     pub access_group: String,
     #[serde(skip, default = "Instant::now")]
     pub created: Instant,
-    #[serde(with = "super::persist::millis")]
+    #[serde(rename = "pending_ms", with = "super::persist::millis")]
     pub pending: Duration,
     /// Set by ModifyMountTarget `Status`.
     pub forced_status: Option<String>,
