@@ -142,6 +142,32 @@ fn rebase(state: &mut State, now: Instant) {
     }
 }
 
+/// Starts every timer of a loaded cloud at `now` (one instant for all, so that the status
+/// check on load sees exactly the saved delays).
+fn restart(state: &mut State, now: Instant) {
+    for v in &mut state.vpcs {
+        v.created = now;
+    }
+    for v in &mut state.vswitches {
+        v.created = now;
+    }
+    for i in &mut state.instances {
+        i.created = now;
+    }
+    for lb in &mut state.load_balancers {
+        for listener in &mut lb.listeners {
+            if let super::state::ListenerState::Started { at, .. } = &mut listener.state {
+                *at = now;
+            }
+        }
+    }
+    for fs in &mut state.file_systems {
+        for m in &mut fs.mount_targets {
+            m.created = now;
+        }
+    }
+}
+
 /// The status of every object with a timer, by JSON pointer into the file
 /// (`/instances/0`, `/load_balancers/1/listeners/0`, ...).
 fn statuses(state: &State, now: Instant) -> Vec<(String, String)> {
@@ -294,7 +320,9 @@ pub(crate) fn load(state: &mut State, path: &Path) -> std::io::Result<()> {
     state.file_systems = saved.file_systems;
     state.buckets = saved.buckets;
     state.tokens = tokens;
-    for (pointer, status) in statuses(state, Instant::now()) {
+    let now = Instant::now();
+    restart(state, now);
+    for (pointer, status) in statuses(state, now) {
         if let Some(saved) = saved_statuses.get(&pointer)
             && saved.as_str() != Some(status.as_str())
         {
