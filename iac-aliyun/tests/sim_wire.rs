@@ -1313,3 +1313,481 @@ async fn the_same_seed_fails_the_same_requests() {
         runs[0]
     );
 }
+
+/// RunInstances with one instance in the VSwitch of [`network`], plus `extra` parameters.
+async fn run_one(c: &Client, sg: &str, vsw: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut params = vec![
+        ("ImageId", "img"),
+        ("InstanceType", "ecs.t6"),
+        ("SecurityGroupId", sg),
+        ("VSwitchId", vsw),
+    ];
+    params.extend_from_slice(extra);
+    c.call("RunInstances", ECS, &params).await
+}
+
+#[tokio::test]
+async fn fixed_private_addresses_are_checked_used_and_freed() {
+    let sim = quick_sim().await;
+    let c = Client::new(&sim);
+    let (_, vsw, sg) = network(&c).await;
+
+    let (status, run) = run_one(&c, &sg, &vsw, &[("PrivateIpAddress", "172.16.1.50")]).await;
+    assert_eq!(status, 200, "{run}");
+    let id = s(&run["InstanceIdSets"]["InstanceIdSet"][0]);
+    let described = c
+        .ok(
+            "DescribeInstances",
+            ECS,
+            &[("InstanceIds", &format!("[\"{id}\"]"))],
+        )
+        .await;
+    assert_eq!(
+        described["Instances"]["Instance"][0]["VpcAttributes"]["PrivateIpAddress"]["IpAddress"][0],
+        "172.16.1.50",
+        "{described}"
+    );
+    assert_eq!(sim.inventory().instances[0].private_ip, "172.16.1.50");
+
+    let refused = |ip: &'static str, code: &'static str| (ip, code);
+    for (ip, code) in [
+        refused("172.16.1.50", "InvalidPrivateIpAddress.Duplicated"),
+        refused("172.16.2.50", "InvalidPrivateIpAddress"),
+        refused("10.0.0.9", "InvalidPrivateIpAddress"),
+        refused("172.16.1.0", "InvalidPrivateIpAddress"),
+        refused("172.16.1.1", "InvalidPrivateIpAddress"),
+        refused("172.16.1.2", "InvalidPrivateIpAddress"),
+        refused("172.16.1.254", "InvalidPrivateIpAddress"),
+        refused("172.16.1.255", "InvalidPrivateIpAddress"),
+        refused("172.16.1.300", "InvalidPrivateIpAddress.Malformed"),
+        refused("nope", "InvalidPrivateIpAddress.Malformed"),
+    ] {
+        let (status, body) = run_one(&c, &sg, &vsw, &[("PrivateIpAddress", ip)]).await;
+        assert_eq!(
+            (status, s(&body["Code"]).as_str()),
+            (400, code),
+            "{ip}: {body}"
+        );
+        assert!(s(&body["Message"]).contains("PrivateIpAddress"), "{body}");
+    }
+    let (status, body) = run_one(
+        &c,
+        &sg,
+        &vsw,
+        &[("PrivateIpAddress", "172.16.1.60"), ("Amount", "2")],
+    )
+    .await;
+    assert_eq!(
+        (status, s(&body["Code"]).as_str()),
+        (400, "InvalidParameter")
+    );
+    assert!(s(&body["Message"]).contains("PrivateIpAddress"), "{body}");
+    assert_eq!(sim.inventory().instances.len(), 1);
+
+    // The ends of the usable range are accepted.
+    for ip in ["172.16.1.3", "172.16.1.253"] {
+        let (status, body) = run_one(&c, &sg, &vsw, &[("PrivateIpAddress", ip)]).await;
+        assert_eq!(status, 200, "{ip}: {body}");
+    }
+
+    // Load balancers: a fixed intranet address, the same rules, none for internet.
+    let lb = |address: &'static str, kind: &'static str| {
+        [
+            ("AddressType", kind),
+            ("VSwitchId", vsw.as_str()),
+            ("Address", address),
+        ]
+    };
+    let created = c
+        .ok("CreateLoadBalancer", SLB, &lb("172.16.1.70", "intranet"))
+        .await;
+    assert_eq!(created["Address"], "172.16.1.70");
+    let lb_id = s(&created["LoadBalancerId"]);
+    for (address, kind, code) in [
+        (
+            "172.16.1.70",
+            "intranet",
+            "InvalidPrivateIpAddress.Duplicated",
+        ),
+        (
+            "172.16.1.50",
+            "intranet",
+            "InvalidPrivateIpAddress.Duplicated",
+        ),
+        ("172.16.9.9", "intranet", "InvalidPrivateIpAddress"),
+        ("172.16.1.71", "internet", "InvalidParameter"),
+    ] {
+        let (status, code_got, message) =
+            c.err("CreateLoadBalancer", SLB, &lb(address, kind)).await;
+        assert_eq!((status, code_got.as_str()), (400, code), "{address} {kind}");
+        assert!(message.contains("Address"), "{message}");
+    }
+    let (status, body) = run_one(&c, &sg, &vsw, &[("PrivateIpAddress", "172.16.1.70")]).await;
+    assert_eq!(
+        (status, s(&body["Code"]).as_str()),
+        (400, "InvalidPrivateIpAddress.Duplicated")
+    );
+
+    // Automatic addresses skip the fixed ones.
+    let (status, body) = run_one(&c, &sg, &vsw, &[("Amount", "3")]).await;
+    assert_eq!(status, 200, "{body}");
+    let inventory = sim.inventory();
+    let mut ips: Vec<&str> = inventory
+        .instances
+        .iter()
+        .map(|i| i.private_ip.as_str())
+        .collect();
+    ips.sort_unstable();
+    ips.dedup();
+    assert_eq!(ips.len(), 6, "{ips:?}");
+    assert!(!ips.contains(&"172.16.1.70"), "{ips:?}");
+
+    // Deleting frees the address.
+    c.ok(
+        "DeleteInstances",
+        ECS,
+        &[("InstanceId.1", &id), ("Force", "true")],
+    )
+    .await;
+    c.ok("DeleteLoadBalancer", SLB, &[("LoadBalancerId", &lb_id)])
+        .await;
+    let (status, body) = run_one(&c, &sg, &vsw, &[("PrivateIpAddress", "172.16.1.50")]).await;
+    assert_eq!(status, 200, "{body}");
+    c.ok("CreateLoadBalancer", SLB, &lb("172.16.1.70", "intranet"))
+        .await;
+
+    // A replay with the same token and address gives the same instance.
+    let token = [
+        ("PrivateIpAddress", "172.16.1.80"),
+        ("ClientToken", "fixed-1"),
+    ];
+    let (_, first) = run_one(&c, &sg, &vsw, &token).await;
+    let (status, second) = run_one(&c, &sg, &vsw, &token).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(first["InstanceIdSets"], second["InstanceIdSets"]);
+}
+
+/// A fresh directory under the system's temporary directory.
+fn temp_dir(what: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "iac-sim-{what}-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
+
+fn persisted(path: &std::path::Path, delays: Delays) -> SimConfig {
+    SimConfig {
+        delays,
+        persist: Some(path.to_owned()),
+        ..SimConfig::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_cloud_persists_across_runs_with_its_timers_and_tokens() {
+    let dir = temp_dir("persist");
+    let path = dir.join("cloud.json");
+    let delays = Delays {
+        instance_pending: Duration::from_secs(2),
+        instance_starting: Duration::from_secs(3),
+        ..Delays::none()
+    };
+    let sim = Simulator::start(persisted(&path, delays.clone()))
+        .await
+        .unwrap();
+    assert!(sim.inventory().is_empty());
+    assert!(!path.exists(), "nothing changed yet");
+    let c = Client::new(&sim);
+    let (vpc, vsw, sg) = network(&c).await;
+    let saved = std::fs::read_to_string(&path).expect("saved after a change");
+    assert!(
+        saved.contains(&vpc) && saved.contains("\"version\": 1"),
+        "{saved}"
+    );
+    let run_params = [
+        ("ImageId", "img"),
+        ("InstanceType", "ecs.t6"),
+        ("SecurityGroupId", sg.as_str()),
+        ("VSwitchId", vsw.as_str()),
+        ("PrivateIpAddress", "172.16.1.40"),
+        ("InternetMaxBandwidthOut", "5"),
+        ("Tag.1.Key", "env"),
+        ("Tag.1.Value", "test"),
+        ("ClientToken", "persist-1"),
+    ];
+    let run = c.ok("RunInstances", ECS, &run_params).await;
+    let id = s(&run["InstanceIdSets"]["InstanceIdSet"][0]);
+    let lb = c
+        .ok(
+            "CreateLoadBalancer",
+            SLB,
+            &[("AddressType", "intranet"), ("VSwitchId", &vsw)],
+        )
+        .await;
+    let lb_id = s(&lb["LoadBalancerId"]);
+    tokio::time::advance(Duration::from_millis(500)).await;
+    let before = sim.inventory();
+    assert_eq!(before.instances[0].status, "Pending");
+    assert_eq!(before.instances[0].private_ip, "172.16.1.40");
+    let public_ip = before.instances[0].public_ip.clone().expect("a public ip");
+    sim.shutdown().await;
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["cloud.json"], "no temporary files are left");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let instance = &saved["instances"][0];
+    assert_eq!(
+        (
+            &instance["status"],
+            &instance["pending_ms"],
+            &instance["starting_ms"]
+        ),
+        (
+            &Value::from("Pending"),
+            &Value::from(1500),
+            &Value::from(3000)
+        ),
+        "{instance}"
+    );
+    assert!(saved.get("nonces").is_none() && saved.get("calls").is_none());
+    assert!(
+        !saved.to_string().contains("sim-secret"),
+        "no keys are saved"
+    );
+    let mut contradicted = saved.clone();
+    contradicted["instances"][0]["status"] = Value::from("Running");
+    let wrong = dir.join("wrong.json");
+    std::fs::write(&wrong, contradicted.to_string()).unwrap();
+    let err = Simulator::start(persisted(&wrong, Delays::none()))
+        .await
+        .expect_err("a status the delays contradict");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+    assert!(err.to_string().contains("/instances/0"), "{err}");
+    std::fs::remove_file(&wrong).unwrap();
+
+    // A second run on the same file: the same cloud, the timers resume from the load.
+    let sim = Simulator::start(persisted(&path, Delays::none()))
+        .await
+        .unwrap();
+    let after = sim.inventory();
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
+    assert_eq!(after.instances[0].id, id);
+    assert_eq!(after.load_balancers[0].id, lb_id);
+    assert_eq!(after.vpcs[0].id, vpc);
+    let c = Client::new(&sim);
+    let replay = c.ok("RunInstances", ECS, &run_params).await;
+    assert_eq!(replay["InstanceIdSets"], run["InstanceIdSets"]);
+    assert_eq!(sim.inventory().instances.len(), 1);
+    let mut other = run_params;
+    other[8] = ("ClientToken", "persist-2");
+    let (status, body) = c.call("RunInstances", ECS, &other).await;
+    assert_eq!(
+        (status, s(&body["Code"]).as_str()),
+        (400, "InvalidPrivateIpAddress.Duplicated"),
+        "addresses stay taken: {body}"
+    );
+    let (_, fresh) = run_one(&c, &sg, &vsw, &[("InternetMaxBandwidthOut", "1")]).await;
+    let fresh = s(&fresh["InstanceIdSets"]["InstanceIdSet"][0]);
+    let inventory = sim.inventory();
+    let fresh = inventory.instances.iter().find(|i| i.id == fresh).unwrap();
+    assert_ne!(fresh.private_ip, "172.16.1.40");
+    assert_ne!(fresh.private_ip, after.load_balancers[0].address);
+    assert_ne!(fresh.public_ip.as_deref(), Some(public_ip.as_str()));
+    assert_eq!(fresh.status, "Running", "new objects take the new delays");
+
+    let status = |sim: &Simulator| {
+        sim.inventory()
+            .instances
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.status.clone())
+            .unwrap()
+    };
+    tokio::time::advance(Duration::from_millis(1400)).await;
+    assert_eq!(status(&sim), "Pending");
+    tokio::time::advance(Duration::from_millis(200)).await;
+    assert_eq!(status(&sim), "Starting");
+    tokio::time::advance(Duration::from_millis(2800)).await;
+    assert_eq!(status(&sim), "Starting");
+    tokio::time::advance(Duration::from_millis(300)).await;
+    assert_eq!(status(&sim), "Running");
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn persist_files_that_are_not_a_saved_cloud_are_invalid_data() {
+    let dir = temp_dir("corrupt");
+    let path = dir.join("cloud.json");
+    for (text, why) in [
+        ("{\"version\": 1, \"vpcs\": [", "EOF"),
+        ("not json", "expected"),
+        ("{\"version\": 2}", "version 2"),
+        ("{\"vpcs\": []}", "version"),
+        ("{\"version\": 1}", "missing field"),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let err = Simulator::start(persisted(&path, Delays::none()))
+            .await
+            .expect_err(text);
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{text}: {err}");
+        let message = err.to_string();
+        assert!(message.contains("cloud.json"), "{message}");
+        assert!(message.contains(why), "{text}: {message}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn save_writes_only_with_a_persist_file() {
+    let sim = quick_sim().await;
+    sim.save().expect("nothing to save is fine");
+    sim.shutdown().await;
+
+    let dir = temp_dir("save");
+    let path = dir.join("nested").join("cloud.json");
+    let sim = Simulator::start(persisted(&path, Delays::none()))
+        .await
+        .expect("a missing file is an empty cloud");
+    let err = sim.save().expect_err("the directory does not exist");
+    assert!(err.to_string().contains("cloud.json"), "{err}");
+    drop(sim);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let sim = Simulator::start(persisted(&path, Delays::none()))
+        .await
+        .unwrap();
+    sim.save().unwrap();
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["vpcs"], serde_json::json!([]));
+    drop(sim);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_kind_of_object_survives_a_restart() {
+    let dir = temp_dir("kinds");
+    let path = dir.join("cloud.json");
+    let delays = Delays {
+        listener_starting: Duration::from_secs(4),
+        mount_target_pending: Duration::from_secs(6),
+        ..Delays::none()
+    };
+    let sim = Simulator::start(persisted(&path, delays)).await.unwrap();
+    let c = Client::new(&sim);
+    let (vpc, vsw, sg) = network(&c).await;
+    c.ok(
+        "AuthorizeSecurityGroup",
+        ECS,
+        &[
+            ("SecurityGroupId", &sg),
+            ("IpProtocol", "tcp"),
+            ("PortRange", "22/22"),
+            ("SourceCidrIp", "10.0.0.0/8"),
+        ],
+    )
+    .await;
+    let (_, run) = run_one(&c, &sg, &vsw, &[]).await;
+    let instance = s(&run["InstanceIdSets"]["InstanceIdSet"][0]);
+    let lb_id = s(&c
+        .ok(
+            "CreateLoadBalancer",
+            SLB,
+            &[
+                ("AddressType", "intranet"),
+                ("VSwitchId", &vsw),
+                ("Address", "172.16.1.99"),
+            ],
+        )
+        .await["LoadBalancerId"]);
+    let port = [("LoadBalancerId", lb_id.as_str()), ("ListenerPort", "80")];
+    c.ok(
+        "CreateLoadBalancerTCPListener",
+        SLB,
+        &[
+            ("LoadBalancerId", &lb_id),
+            ("ListenerPort", "80"),
+            ("BackendServerPort", "8080"),
+            ("Bandwidth", "-1"),
+        ],
+    )
+    .await;
+    c.ok("StartLoadBalancerListener", SLB, &port).await;
+    let backends = format!("[{{\"ServerId\":\"{instance}\",\"Weight\":\"70\"}}]");
+    c.ok(
+        "AddBackendServers",
+        SLB,
+        &[("LoadBalancerId", &lb_id), ("BackendServers", &backends)],
+    )
+    .await;
+    let fs = s(&c
+        .ok(
+            "CreateFileSystem",
+            NAS,
+            &[("ProtocolType", "NFS"), ("StorageType", "Performance")],
+        )
+        .await["FileSystemId"]);
+    c.ok(
+        "CreateMountTarget",
+        NAS,
+        &[
+            ("FileSystemId", &fs),
+            ("NetworkType", "vpc"),
+            ("VpcId", &vpc),
+            ("VSwitchId", &vsw),
+        ],
+    )
+    .await;
+    let put = oss_call(&c, "PUT", ("kept", ""), &[], &[], b"", None).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    let data = b"bytes kept\tacross runs\n";
+    let put = oss_call(&c, "PUT", ("kept", "a/b.bin"), &[], &[], data, None).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let before = sim.inventory();
+    assert_eq!(before.load_balancers[0].listeners[0].status, "starting");
+    assert_eq!(before.file_systems[0].mount_targets[0].status, "Pending");
+    sim.shutdown().await;
+
+    let sim = Simulator::start(persisted(&path, Delays::none()))
+        .await
+        .unwrap();
+    let after = sim.inventory();
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
+    assert_eq!(after.security_groups[0].rules.len(), 1);
+    assert_eq!(after.load_balancers[0].backend_servers[0].weight, 70);
+    assert_eq!(after.load_balancers[0].address, "172.16.1.99");
+    let c = Client::new(&sim);
+    let got = oss_call(&c, "GET", ("kept", "a/b.bin"), &[], &[], b"", None).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body.as_bytes(), data);
+    tokio::time::advance(Duration::from_millis(3100)).await;
+    let now = sim.inventory();
+    assert_eq!(now.load_balancers[0].listeners[0].status, "running");
+    assert_eq!(now.file_systems[0].mount_targets[0].status, "Pending");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(
+        sim.inventory().file_systems[0].mount_targets[0].status,
+        "Active"
+    );
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

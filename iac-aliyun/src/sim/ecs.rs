@@ -7,6 +7,12 @@
 //! everything but the description matches; nothing stops instances, so deleting one always
 //! needs `Force=true`; an unknown `NextToken` gives 400 `InvalidParameter`; a security group
 //! created without `VpcId` belongs to no VPC (classic) and so fits no VSwitch.
+//!
+//! `PrivateIpAddress` (only with `Amount` 1, else 400 `InvalidParameter`) fixes the address:
+//! 400 `InvalidPrivateIpAddress.Malformed` when it is not IPv4, 400 `InvalidPrivateIpAddress`
+//! when it is outside the VSwitch's block or one of the addresses the cloud reserves (the
+//! first three and the last two of the block), 400 `InvalidPrivateIpAddress.Duplicated` when
+//! an instance or a load balancer of the VSwitch has it. Automatic addresses skip it.
 
 use std::collections::BTreeMap;
 
@@ -490,6 +496,13 @@ fn run_instances(state: &mut State, p: &Params) -> Res<Value> {
             "it must be 1 to Amount",
         )
     })?;
+    let fixed_ip = p.get("PrivateIpAddress").map(str::to_owned);
+    if fixed_ip.is_some() && amount != 1 {
+        return Err(CloudError::invalid(
+            "PrivateIpAddress",
+            "it can only be given with Amount = 1",
+        ));
+    }
     let user_data = check_user_data(p)?.unwrap_or_default();
     let bandwidth = p.int_in("InternetMaxBandwidthOut", 0, 0, 100)?;
     p.int_in("SystemDisk.Size", 40, 20, 32768)?;
@@ -548,8 +561,15 @@ fn run_instances(state: &mut State, p: &Params) -> Res<Value> {
         } else {
             String::new()
         };
-        let Some(private_ip) = state.vswitch_mut(&vswitch_id).and_then(|s| s.allocate()) else {
+        let Some(vswitch) = state.vswitch_mut(&vswitch_id) else {
             break;
+        };
+        let private_ip = match &fixed_ip {
+            Some(ip) => vswitch.claim("PrivateIpAddress", ip)?,
+            None => match vswitch.allocate() {
+                Some(ip) => ip,
+                None => break,
+            },
         };
         let public_ip = (bandwidth > 0).then(|| state.public_ip());
         let id = new_id("i-");

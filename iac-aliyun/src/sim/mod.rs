@@ -20,6 +20,9 @@
 //!   from one seeded random generator.
 //! - `ClientToken` idempotency: a retry with the same token and parameters replays the first
 //!   answer; other parameters give `IdempotentParameterMismatch`.
+//! - Private addresses come from the VSwitch's block, without the first three and the last
+//!   two addresses; RunInstances `PrivateIpAddress` and CreateLoadBalancer `Address` fix one.
+//! - [`SimConfig::persist`] keeps the cloud in a JSON file across runs (see `persist`).
 //!
 //! Choices where the reference leaves a gap are listed in the service files
 //! (`vpc`, `ecs`, `slb`, `nas`, `oss`).
@@ -44,6 +47,7 @@ mod ecs;
 mod nas;
 mod oss;
 mod params;
+mod persist;
 mod slb;
 mod state;
 mod vpc;
@@ -57,7 +61,7 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use crate::sign::AccessKey;
@@ -76,6 +80,11 @@ pub struct SimConfig {
     pub delays: Delays,
     /// The faults injected.
     pub faults: Faults,
+    /// A JSON file the cloud is kept in across runs (default `None`: nothing is saved).
+    /// [`Simulator::start`] loads it when it exists, and the simulator writes it back after
+    /// every request that changed something and at [`Simulator::shutdown`]. See
+    /// [`Simulator::start`] and [`Simulator::save`] for what is kept.
+    pub persist: Option<std::path::PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -89,6 +98,7 @@ impl Default for SimConfig {
             access_keys: vec![AccessKey::new("LTAI-sim-key", "sim-secret")],
             delays: Delays::default(),
             faults: Faults::default(),
+            persist: None,
         }
     }
 }
@@ -200,7 +210,7 @@ pub struct SimVSwitch {
 }
 
 /// A security group rule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimRule {
     /// `ingress` or `egress`.
     pub direction: String,
@@ -290,7 +300,7 @@ pub struct SimListener {
 }
 
 /// A backend server registered with a load balancer.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SimBackendServer {
     /// The instance id.
     pub server_id: String,
@@ -484,6 +494,13 @@ pub struct Simulator {
 
 impl Simulator {
     /// Binds `127.0.0.1:0` and serves on the current tokio runtime.
+    ///
+    /// With [`SimConfig::persist`] set, the cloud is first loaded from that file: every
+    /// object with its fields, tags, children and addresses, the `ClientToken` replays and
+    /// the next public address. Objects in a transitional status resume it with the delay
+    /// they had left when saved, counted from now. A missing file is an empty cloud; a file
+    /// that does not parse, or whose `"version"` is not 1, is an error of kind
+    /// [`std::io::ErrorKind::InvalidData`] naming the file.
     pub async fn start(config: SimConfig) -> std::io::Result<Simulator> {
         let access_key = config.access_keys.first().cloned().ok_or_else(|| {
             std::io::Error::new(
@@ -491,11 +508,15 @@ impl Simulator {
                 "the simulator needs at least one access key",
             )
         })?;
+        let mut state = State::new(config);
+        if let Some(path) = state.persist.clone() {
+            persist::load(&mut state, &path)?;
+        }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let region = config.region.clone();
+        let region = state.region.clone();
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(config)),
+            state: Mutex::new(state),
             closed: AtomicBool::new(false),
         });
         let app = wire::router(shared.clone());
@@ -573,8 +594,25 @@ impl Simulator {
         self.shared.lock().inventory()
     }
 
-    /// Stops the server and waits for its task to end.
+    /// The save at shutdown (or drop): logged, not returned.
+    fn final_save(&self) {
+        if let Err(e) = self.save() {
+            tracing::warn!("the simulator could not save the cloud: {e}");
+        }
+    }
+
+    /// Writes the whole cloud to the [`SimConfig::persist`] file now (atomically: a
+    /// temporary file in the same directory, mode 0600 on unix, fsync, rename). `Ok(())`
+    /// with nothing written when no file is configured. Nonces, call counts, faults, quota
+    /// windows, delays and access keys are not saved.
+    pub fn save(&self) -> std::io::Result<()> {
+        persist::save(&mut self.shared.lock())
+    }
+
+    /// Saves a last time when a file is configured, stops the server and waits for its task
+    /// to end. A failed save is logged (`tracing` warning).
     pub async fn shutdown(mut self) {
+        self.final_save();
         self.shared.closed.store(true, Ordering::SeqCst);
         if let Some(task) = self.task.take() {
             task.abort();
@@ -585,6 +623,9 @@ impl Simulator {
 
 impl Drop for Simulator {
     fn drop(&mut self) {
+        if self.task.is_some() {
+            self.final_save();
+        }
         self.shared.closed.store(true, Ordering::SeqCst);
         if let Some(task) = self.task.take() {
             task.abort();

@@ -6,6 +6,11 @@
 //! listener may share a port, any other pair may not (`ListenerAlreadyExists`); an intranet
 //! load balancer without `VSwitchId` gives `MissingParameter`; `LoadBalancerSpec` is
 //! optional (empty when not given); new load balancers are `active`.
+//!
+//! `Address` fixes the address of an intranet load balancer with the rules of ECS
+//! `PrivateIpAddress` (codes `InvalidPrivateIpAddress.Malformed`, `InvalidPrivateIpAddress`,
+//! `InvalidPrivateIpAddress.Duplicated`, naming `Address`); on an internet one it gives 400
+//! `InvalidParameter`.
 
 use std::collections::BTreeMap;
 
@@ -136,7 +141,19 @@ fn create(state: &mut State, p: &Params) -> Res<Value> {
             ));
         }
     }
-    let address = if address_type == "intranet" {
+    let fixed = p.get("Address").map(str::to_owned);
+    if fixed.is_some() && address_type != "intranet" {
+        return Err(CloudError::invalid(
+            "Address",
+            "an address can only be given to an intranet load balancer",
+        ));
+    }
+    let address = if let Some(ip) = fixed {
+        state
+            .vswitch_mut(&vswitch_id)
+            .ok_or_else(|| vswitch_not_found(&vswitch_id))?
+            .claim("Address", &ip)?
+    } else if address_type == "intranet" {
         state
             .vswitch_mut(&vswitch_id)
             .and_then(|s| s.allocate())

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::params::Cidr;
+use super::params::{Cidr, CloudError, Res};
 use super::{
     Delays, Faults, Inventory, SimBackendServer, SimBucket, SimConfig, SimFileSystem, SimInstance,
     SimListener, SimLoadBalancer, SimMountTarget, SimObject, SimRule, SimSecurityGroup, SimVSwitch,
@@ -26,6 +27,7 @@ fn after(created: Instant, delay: Duration, now: Instant, ready: &'static str) -
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Vpc {
     pub id: String,
     pub name: String,
@@ -34,7 +36,9 @@ pub(crate) struct Vpc {
     pub vrouter_id: String,
     pub route_table_id: String,
     pub tags: Vec<(String, String)>,
+    #[serde(skip, default = "Instant::now")]
     pub created: Instant,
+    #[serde(rename = "pending_ms", with = "super::persist::millis")]
     pub pending: Duration,
     pub creation_time: String,
 }
@@ -45,6 +49,7 @@ impl Vpc {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct VSwitch {
     pub id: String,
     pub vpc_id: String,
@@ -53,7 +58,9 @@ pub(crate) struct VSwitch {
     pub description: String,
     pub cidr: Cidr,
     pub tags: Vec<(String, String)>,
+    #[serde(skip, default = "Instant::now")]
     pub created: Instant,
+    #[serde(rename = "pending_ms", with = "super::persist::millis")]
     pub pending: Duration,
     pub creation_time: String,
     /// Offsets from the block start that are in use.
@@ -65,23 +72,73 @@ impl VSwitch {
         after(self.created, self.pending, now, "Available")
     }
 
-    /// Addresses that can be handed out: the block without the network address, the
-    /// gateway, and the last two (broadcast and reserved), as the cloud reserves them.
+    /// True when the address at `offset` is reserved by the cloud: the first three of the
+    /// block (network address, gateway, one more) and the last two (one more, broadcast).
+    fn reserved(&self, offset: u64) -> bool {
+        offset <= 2 || offset.saturating_add(2) >= self.cidr.size()
+    }
+
+    /// Addresses that can be handed out: the block without the reserved ones.
     fn usable(&self) -> u64 {
-        self.cidr.size().saturating_sub(4)
+        self.cidr.size().saturating_sub(5)
     }
 
     pub fn available_ips(&self) -> u64 {
         self.usable().saturating_sub(self.used.len() as u64)
     }
 
-    /// The lowest free address from the first usable one (block start + 2, after the
-    /// gateway), or `None` when the block is full.
+    /// The lowest free address that is not reserved (from block start + 3), or `None` when
+    /// the block is full. Addresses claimed with [`VSwitch::claim`] are skipped.
     pub fn allocate(&mut self) -> Option<String> {
         let last = u32::try_from(self.cidr.size().saturating_sub(3)).unwrap_or(u32::MAX);
-        let offset = (2..=last).find(|o| !self.used.contains(o))?;
+        let offset = (3..=last).find(|o| !self.used.contains(o))?;
         self.used.insert(offset);
         Some(self.cidr.host(offset).to_string())
+    }
+
+    /// Takes a given address (`PrivateIpAddress` of RunInstances, `Address` of
+    /// CreateLoadBalancer, named `name` in errors): 400 `InvalidPrivateIpAddress.Malformed`
+    /// when it is not an IPv4 address, 400 `InvalidPrivateIpAddress` when it is outside the
+    /// block or reserved, 400 `InvalidPrivateIpAddress.Duplicated` when an instance or a load
+    /// balancer already has it.
+    pub fn claim(&mut self, name: &str, ip: &str) -> Res<String> {
+        let addr: std::net::Ipv4Addr = ip.trim().parse().map_err(|_| {
+            CloudError::bad(
+                "InvalidPrivateIpAddress.Malformed",
+                name,
+                &format!("\"{ip}\" is not an IPv4 address"),
+            )
+        })?;
+        let bits = u32::from(addr);
+        if bits & self.cidr.netmask() != self.cidr.addr {
+            return Err(CloudError::bad(
+                "InvalidPrivateIpAddress",
+                name,
+                &format!(
+                    "{addr} is not in the CIDR block {} of VSwitch {}",
+                    self.cidr, self.id
+                ),
+            ));
+        }
+        let offset = bits.wrapping_sub(self.cidr.addr);
+        if self.reserved(u64::from(offset)) {
+            return Err(CloudError::bad(
+                "InvalidPrivateIpAddress",
+                name,
+                &format!(
+                    "{addr} is reserved by the cloud (the first three and the last two addresses of {})",
+                    self.cidr
+                ),
+            ));
+        }
+        if !self.used.insert(offset) {
+            return Err(CloudError::bad(
+                "InvalidPrivateIpAddress.Duplicated",
+                name,
+                &format!("{addr} is already used in VSwitch {}", self.id),
+            ));
+        }
+        Ok(addr.to_string())
     }
 
     pub fn release(&mut self, ip: &str) {
@@ -92,6 +149,7 @@ impl VSwitch {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct SecurityGroup {
     pub id: String,
     pub name: String,
@@ -103,6 +161,7 @@ pub(crate) struct SecurityGroup {
     pub creation_time: String,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Instance {
     pub id: String,
     pub name: String,
@@ -118,8 +177,11 @@ pub(crate) struct Instance {
     pub public_ip: Option<String>,
     pub user_data: String,
     pub tags: Vec<(String, String)>,
+    #[serde(skip, default = "Instant::now")]
     pub created: Instant,
+    #[serde(rename = "pending_ms", with = "super::persist::millis")]
     pub pending: Duration,
+    #[serde(rename = "starting_ms", with = "super::persist::millis")]
     pub starting: Duration,
     pub creation_time: String,
 }
@@ -137,11 +199,18 @@ impl Instance {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) enum ListenerState {
     Stopped,
-    Started { at: Instant, delay: Duration },
+    Started {
+        #[serde(skip, default = "Instant::now")]
+        at: Instant,
+        #[serde(rename = "delay_ms", with = "super::persist::millis")]
+        delay: Duration,
+    },
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Listener {
     pub port: u16,
     pub protocol: String,
@@ -165,6 +234,7 @@ impl Listener {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct LoadBalancer {
     pub id: String,
     pub name: String,
@@ -182,13 +252,16 @@ pub(crate) struct LoadBalancer {
     pub create_time: String,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct MountTarget {
     pub domain: String,
     pub network_type: String,
     pub vpc_id: String,
     pub vswitch_id: String,
     pub access_group: String,
+    #[serde(skip, default = "Instant::now")]
     pub created: Instant,
+    #[serde(rename = "pending_ms", with = "super::persist::millis")]
     pub pending: Duration,
     /// Set by ModifyMountTarget `Status`.
     pub forced_status: Option<String>,
@@ -205,6 +278,7 @@ impl MountTarget {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct FileSystem {
     pub id: String,
     pub description: String,
@@ -217,13 +291,16 @@ pub(crate) struct FileSystem {
     pub create_time: String,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Object {
+    #[serde(with = "super::persist::base64_bytes")]
     pub data: Vec<u8>,
     pub content_type: String,
     pub etag: String,
     pub last_modified: String,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Bucket {
     pub name: String,
     pub acl: String,
@@ -263,6 +340,8 @@ pub(crate) struct State {
     pub buckets: Vec<Bucket>,
     /// The next public address handed out, an offset in 47.0.0.0/8.
     pub next_public_ip: u32,
+    /// The file the cloud is saved to ([`SimConfig::persist`]).
+    pub persist: Option<std::path::PathBuf>,
 }
 
 impl State {
@@ -287,6 +366,7 @@ impl State {
             file_systems: Vec::new(),
             buckets: Vec::new(),
             next_public_ip: 0x60_0001,
+            persist: config.persist,
         }
     }
 

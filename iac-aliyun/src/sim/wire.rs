@@ -14,10 +14,10 @@ use rand::Rng;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::Shared;
 use super::oss::{self, OssAnswer, OssRequest};
 use super::params::{CloudError, Params, Res, new_request_id};
 use super::state::{Replay, State};
+use super::{Shared, persist};
 use super::{ecs, nas, slb, vpc};
 use crate::sign::{AccessKey, acs3, rpc};
 
@@ -143,20 +143,33 @@ async fn handle(
         Before::Drop => dropped(),
         Before::Perform => {
             let mut state = shared.lock();
+            let mut performed = false;
             let response = match &call {
                 Call::Rpc {
                     action,
                     version,
                     params,
                 } => match perform_rpc(&mut state, action, version, params) {
-                    Ok(body) => json_response(body, &request_id),
+                    Ok(body) => {
+                        performed = true;
+                        json_response(body, &request_id)
+                    }
                     Err(err) => error_response(false, &method, &err, &request_id),
                 },
                 Call::Oss(req) => match oss::perform(&mut state, req) {
-                    Ok(answer) => oss_response(answer, &request_id),
+                    Ok(answer) => {
+                        performed = true;
+                        oss_response(answer, &request_id)
+                    }
                     Err(err) => error_response(true, &method, &err, &request_id),
                 },
             };
+            if performed
+                && changes(&action)
+                && let Err(e) = persist::save(&mut state)
+            {
+                tracing::warn!("the simulator could not save the cloud after {action}: {e}");
+            }
             if chance(&mut state, |f| f.timeout_after_success_rate) {
                 state.injected.lost_answers += 1;
                 dropped()
@@ -169,6 +182,14 @@ async fn handle(
         tokio::time::sleep(latency).await;
     }
     response
+}
+
+/// True when a successful `action` may have changed the cloud: all but reads
+/// (`Describe*`, `List*`, `Get*`, `Head*`). Saving after a replayed `ClientToken` is harmless.
+fn changes(action: &str) -> bool {
+    !["Describe", "List", "Get", "Head"]
+        .iter()
+        .any(|read| action.starts_with(read))
 }
 
 /// True with probability `rate(faults)`; draws from the generator only for a rate above 0.
