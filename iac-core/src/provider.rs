@@ -68,6 +68,14 @@ impl ClientToken {
         ClientToken(format!("iac-{}", &digest[..Self::MAX_LEN - 4]))
     }
 
+    /// The token the engine uses: [`ClientToken::derive`] mixed with the stack state's
+    /// random salt, so that a stack destroyed and made again from a new state (generation 1
+    /// again) never sends a token the cloud still remembers from the first one: the cloud
+    /// would answer with the deleted objects.
+    pub fn derive_salted(salt: &str, stack: &str, logical_id: &str, generation: u64) -> Self {
+        Self::derive(&format!("{salt}\0{stack}"), logical_id, generation)
+    }
+
     /// Wraps a token read back from state; `None` if it breaks the length or alphabet rule.
     pub fn parse(token: &str) -> Option<Self> {
         let ok = !token.is_empty()
@@ -503,6 +511,17 @@ mod tests {
         assert_eq!(a, ClientToken::derive("stack", "Vpc", 1));
         assert_ne!(a, ClientToken::derive("stack", "Vpc", 2));
         assert_ne!(a, ClientToken::derive("stack", "VSwitch", 1));
+        let salted = ClientToken::derive_salted("salt-1", "stack", "Vpc", 1);
+        assert_eq!(
+            salted,
+            ClientToken::derive_salted("salt-1", "stack", "Vpc", 1)
+        );
+        assert_ne!(
+            salted,
+            ClientToken::derive_salted("salt-2", "stack", "Vpc", 1),
+            "a new state, new tokens"
+        );
+        assert!(salted.as_str().len() <= ClientToken::MAX_LEN);
         assert_eq!(a.as_str().len(), ClientToken::MAX_LEN);
         assert!(ClientToken::parse(a.as_str()).is_some());
         assert!(ClientToken::parse(&"x".repeat(65)).is_none());

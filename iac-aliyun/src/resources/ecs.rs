@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{
-    api, attrs, boolean, changed, endpoint_key, integer, pass, required, string_list, tags, text,
+    api, attrs, boolean, changed, delete_call, endpoint_key, integer, pass, required, string_list,
+    tags, text,
 };
 use crate::api::{
     DescribeInstancesResponse, Instance, Permission, RunInstancesResponse, SecurityGroupAttribute,
@@ -369,16 +370,14 @@ impl ResourceHandler for SecurityGroupHandler {
         physical_id: &PhysicalId,
         _: &Properties,
     ) -> Result<Deleted, HandlerError> {
-        let params = Params::new().with("SecurityGroupId", physical_id.as_str());
-        match self
-            .client
-            .rpc(Product::Ecs, "DeleteSecurityGroup", params)
-            .await
-        {
-            Ok(_) => Ok(Deleted::Done),
-            Err(e) if e.is_not_found() => Ok(Deleted::Done),
-            Err(e) => Err(api(e)),
-        }
+        delete_call(
+            &self.client,
+            Product::Ecs,
+            "DeleteSecurityGroup",
+            "SecurityGroupId",
+            physical_id,
+        )
+        .await
     }
 }
 
@@ -685,7 +684,7 @@ impl InstanceHandler {
     pub fn new(client: Client) -> Self {
         let schema = instance_schema(
             "ALIYUN::ECS::Instance",
-            &[],
+            &[("PrivateIpAddress", false, ForcesReplacement)],
             &["InstanceId", "PrivateIp", "PublicIp", "ZoneId", "HostName"],
         );
         let endpoint = endpoint_key(&client, Product::Ecs);
@@ -729,6 +728,10 @@ impl ResourceHandler for InstanceHandler {
 
     async fn create(&self, request: CreateRequest<'_>) -> Result<Created, HandlerError> {
         let params = run_params(request.properties)?
+            .with_opt(
+                "PrivateIpAddress",
+                text(request.properties, "PrivateIpAddress"),
+            )
             .with("Amount", "1")
             .with("ClientToken", request.client_token.as_str())
             .with_tags(&tags(request.stack, request.logical_id));

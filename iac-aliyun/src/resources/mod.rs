@@ -161,10 +161,11 @@ pub(crate) fn string_list(props: &Properties, name: &str) -> Result<Vec<String>,
     }
 }
 
-/// Adds optional properties to the parameters under the same names.
+/// Adds optional properties to the parameters under the same names; an empty string is
+/// left out, as ROS does for optional properties.
 pub(crate) fn pass(mut params: Params, props: &Properties, names: &[&str]) -> Params {
     for name in names {
-        if let Some(value) = text(props, name) {
+        if let Some(value) = text(props, name).filter(|v| !v.is_empty()) {
             params = params.with(*name, value);
         }
     }
@@ -179,6 +180,23 @@ pub(crate) fn changed(old: &Properties, new: &Properties, name: &str) -> bool {
 /// Turns an API error into the handler's error, naming the action.
 pub(crate) fn api(e: ApiError) -> HandlerError {
     HandlerError::from(e)
+}
+
+/// Deletes an object with one call that names it by `param`; an object that is gone
+/// already is deleted.
+pub(crate) async fn delete_call(
+    client: &Client,
+    product: Product,
+    action: &str,
+    param: &str,
+    physical_id: &iac_core::provider::PhysicalId,
+) -> Result<iac_core::provider::Deleted, HandlerError> {
+    let params = Params::new().with(param, physical_id.as_str());
+    match client.rpc(product, action, params).await {
+        Ok(_) => Ok(iac_core::provider::Deleted::Done),
+        Err(e) if e.is_not_found() => Ok(iac_core::provider::Deleted::Done),
+        Err(e) => Err(api(e)),
+    }
 }
 
 /// Builds attribute maps.

@@ -20,7 +20,8 @@ use iac_core::provider::{
 use serde_json::{Value, json};
 
 use super::{
-    api, attrs, boolean, changed, endpoint_key, integer, pass, required, string_list, tags, text,
+    api, attrs, boolean, changed, delete_call, endpoint_key, integer, pass, required, string_list,
+    tags, text,
 };
 use crate::api::{CreateLoadBalancerResponse, ListenerAttribute, LoadBalancerAttribute};
 use crate::client::{Client, Params};
@@ -79,6 +80,7 @@ impl LoadBalancerHandler {
             .with_property("MasterZoneId", false, ForcesReplacement)
             .with_property("SlaveZoneId", false, ForcesReplacement)
             .with_property("DeletionProtection", false, ForcesReplacement)
+            .with_property("Address", false, ForcesReplacement)
             .with_attributes(&["LoadBalancerId", "IpAddress", "AddressType"])
             .with_readiness_hint(Duration::from_secs(1))
             .strict();
@@ -108,6 +110,12 @@ fn load_balancer_params(props: &Properties) -> Result<Params, HandlerError> {
             "property Bandwidth must be 1–5120, not {bandwidth}"
         )));
     }
+    if text(props, "Address").is_some() && text(props, "AddressType").as_deref() != Some("intranet")
+    {
+        return Err(HandlerError::invalid(
+            "property Address (a fixed private address) needs AddressType: intranet",
+        ));
+    }
     let protection = boolean(props, "DeletionProtection")?;
     let params = pass(
         Params::new(),
@@ -122,6 +130,7 @@ fn load_balancer_params(props: &Properties) -> Result<Params, HandlerError> {
             "InternetChargeType",
             "MasterZoneId",
             "SlaveZoneId",
+            "Address",
         ],
     );
     // The API's name of the switch is `DeleteProtection`, with `on`/`off`.
@@ -252,16 +261,14 @@ impl ResourceHandler for LoadBalancerHandler {
         physical_id: &PhysicalId,
         _: &Properties,
     ) -> Result<Deleted, HandlerError> {
-        let params = Params::new().with("LoadBalancerId", physical_id.as_str());
-        match self
-            .client
-            .rpc(Product::Slb, "DeleteLoadBalancer", params)
-            .await
-        {
-            Ok(_) => Ok(Deleted::Done),
-            Err(e) if e.is_not_found() => Ok(Deleted::Done),
-            Err(e) => Err(api(e)),
-        }
+        delete_call(
+            &self.client,
+            Product::Slb,
+            "DeleteLoadBalancer",
+            "LoadBalancerId",
+            physical_id,
+        )
+        .await
     }
 }
 

@@ -210,6 +210,8 @@ resource! {
         host_name: String => "HostName",
         /// The login password (a secret: pass a `NoEcho` parameter).
         password: String => "Password",
+        /// A fixed private address inside the VSwitch (otherwise one is allocated).
+        private_ip_address: String => "PrivateIpAddress",
         /// The key pair.
         key_pair_name: String => "KeyPairName",
         /// The boot script, as text (the handler base64-encodes it).
@@ -297,6 +299,8 @@ resource! {
         vswitch_id: String => "VSwitchId",
         /// Mbit/s.
         bandwidth: i64 => "Bandwidth",
+        /// A fixed private address (intranet only).
+        address: String => "Address",
     }
     attributes {
         /// `LoadBalancerId`.

@@ -11,7 +11,7 @@ use iac_core::provider::{
 };
 use serde_json::json;
 
-use super::{api, attrs, changed, endpoint_key, pass, required, tags, text};
+use super::{api, attrs, changed, delete_call, endpoint_key, pass, required, tags, text};
 use crate::api::{
     CreateVpcResponse, DescribeVSwitchesResponse, DescribeVpcsResponse, VSwitch, Vpc,
 };
@@ -166,12 +166,14 @@ impl ResourceHandler for VpcHandler {
         physical_id: &PhysicalId,
         _: &Properties,
     ) -> Result<Deleted, HandlerError> {
-        let params = Params::new().with("VpcId", physical_id.as_str());
-        match self.client.rpc(Product::Vpc, "DeleteVpc", params).await {
-            Ok(_) => Ok(Deleted::Done),
-            Err(e) if e.is_not_found() => Ok(Deleted::Done),
-            Err(e) => Err(api(e)),
-        }
+        delete_call(
+            &self.client,
+            Product::Vpc,
+            "DeleteVpc",
+            "VpcId",
+            physical_id,
+        )
+        .await
     }
 }
 
@@ -299,11 +301,13 @@ impl ResourceHandler for VSwitchHandler {
         physical_id: &PhysicalId,
         _: &Properties,
     ) -> Result<Deleted, HandlerError> {
-        let params = Params::new().with("VSwitchId", physical_id.as_str());
-        match self.client.rpc(Product::Vpc, "DeleteVSwitch", params).await {
-            Ok(_) => Ok(Deleted::Done),
-            Err(e) if e.is_not_found() => Ok(Deleted::Done),
-            Err(e) => Err(api(e)),
-        }
+        delete_call(
+            &self.client,
+            Product::Vpc,
+            "DeleteVSwitch",
+            "VSwitchId",
+            physical_id,
+        )
+        .await
     }
 }

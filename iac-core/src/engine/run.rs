@@ -937,7 +937,12 @@ impl<'a> Runner<'a> {
                     }) => t.clone(),
                     _ => {
                         rec.generation += 1;
-                        let token = ClientToken::derive(&stack, &id, rec.generation);
+                        let token = ClientToken::derive_salted(
+                            &self.state.secret_salt,
+                            &stack,
+                            &id,
+                            rec.generation,
+                        );
                         rec.pending = Some(PendingOperation {
                             operation: Operation::Create,
                             client_token: Some(token.clone()),
