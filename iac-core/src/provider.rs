@@ -401,6 +401,15 @@ pub trait ResourceHandler: Send + Sync + 'static {
         &self.schema().type_name
     }
 
+    /// Whether changing the properties from `old` (as recorded, secrets redacted) to `new`
+    /// needs a new object, beyond what the schema's per-property rules say: for a property
+    /// that holds an object's identity inside a larger value (a Kubernetes manifest's kind
+    /// and name). Returns why. The default: never.
+    fn replacement_reason(&self, old: &Properties, new: &Properties) -> Option<String> {
+        let _ = (old, new);
+        None
+    }
+
     /// Creates the object. Called again with the same token after a failure or a crash;
     /// the handler must then return the object the first call created.
     async fn create(&self, request: CreateRequest<'_>) -> Result<Created, HandlerError>;

@@ -744,3 +744,99 @@ async fn waiting_for_readiness_holds_no_slot() {
         "each read covers every resource still waiting: {calls:?}"
     );
 }
+
+/// A memory-cloud handler whose `Spec` property holds the object's identity in its `name`.
+struct IdentityHandler(std::sync::Arc<iac_core::memory::MemoryHandler>);
+
+#[async_trait::async_trait]
+impl iac_core::provider::ResourceHandler for IdentityHandler {
+    fn schema(&self) -> &iac_core::provider::Schema {
+        self.0.schema()
+    }
+    fn replacement_reason(
+        &self,
+        old: &iac_core::provider::Properties,
+        new: &iac_core::provider::Properties,
+    ) -> Option<String> {
+        let name =
+            |p: &iac_core::provider::Properties| p.get("Spec").and_then(|s| s.get("name")).cloned();
+        (name(old) != name(new)).then(|| "Spec.name names another object".to_owned())
+    }
+    async fn create(
+        &self,
+        request: iac_core::provider::CreateRequest<'_>,
+    ) -> Result<iac_core::provider::Created, iac_core::provider::HandlerError> {
+        self.0.create(request).await
+    }
+    async fn read(
+        &self,
+        id: &iac_core::provider::PhysicalId,
+        props: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Readiness, iac_core::provider::HandlerError> {
+        self.0.read(id, props).await
+    }
+    async fn update(
+        &self,
+        id: &iac_core::provider::PhysicalId,
+        old: &iac_core::provider::Properties,
+        new: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Updated, iac_core::provider::HandlerError> {
+        self.0.update(id, old, new).await
+    }
+    async fn delete(
+        &self,
+        id: &iac_core::provider::PhysicalId,
+        props: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Deleted, iac_core::provider::HandlerError> {
+        self.0.delete(id, props).await
+    }
+}
+
+#[tokio::test]
+async fn a_handler_can_ask_for_replacement_when_an_identity_inside_a_property_changes() {
+    let cloud = iac_core::memory::MemoryCloud::new(MemoryConfig::default());
+    let mut registry = iac_core::provider::Registry::new();
+    registry.register(std::sync::Arc::new(IdentityHandler(
+        cloud.handler("Test::Object"),
+    )));
+    let engine = iac_core::engine::Engine::builder()
+        .provider(registry)
+        .build();
+    let t = |name: &str, image: &str| {
+        template(json!({"Resources": {"O": {"Type": "Test::Object",
+            "Properties": {"Spec": {"name": name, "image": image}}}}}))
+    };
+    let run = |t| StackInput::new("ids", t);
+    engine
+        .apply(&run(t("web", "v1")), RunOptions::default())
+        .await
+        .unwrap();
+    let first = cloud.inventory().keys().cloned().collect::<Vec<_>>();
+
+    let plan = engine.plan(&run(t("web", "v2"))).await.unwrap();
+    assert_eq!(
+        plan.count(Action::Update),
+        1,
+        "another image is the same object: {plan}"
+    );
+    engine
+        .apply(&run(t("web", "v2")), RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(cloud.inventory().keys().cloned().collect::<Vec<_>>(), first);
+
+    let plan = engine.plan(&run(t("api", "v2"))).await.unwrap();
+    assert_eq!(plan.count(Action::Replace), 1, "{plan}");
+    assert!(
+        plan.to_string().contains("Spec.name names another object"),
+        "{plan}"
+    );
+    engine
+        .apply(&run(t("api", "v2")), RunOptions::default())
+        .await
+        .unwrap();
+    let after: Vec<_> = cloud.inventory().keys().cloned().collect();
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, first, "a new object replaced the old one");
+    assert!(engine.plan(&run(t("api", "v2"))).await.unwrap().is_empty());
+}

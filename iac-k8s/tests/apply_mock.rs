@@ -561,3 +561,34 @@ async fn inline_kubeconfig_credentials_never_show() {
     let err = handler.read(&id, &properties).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid);
 }
+
+#[tokio::test]
+async fn a_new_name_or_kind_in_the_manifest_is_a_replacement_and_a_new_image_is_not() {
+    let (client, log) = mock(|_| status(405, "MethodNotAllowed", "no call expected"));
+    let handler = ManifestHandler::new(client);
+    let web = props(deployment("web"));
+    let mut new_image = deployment("web");
+    new_image["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2");
+    assert_eq!(handler.replacement_reason(&web, &props(new_image)), None);
+    let renamed = handler.replacement_reason(&web, &props(deployment("api")));
+    assert!(
+        renamed
+            .as_deref()
+            .is_some_and(|r| r.contains("api") && r.contains("web")),
+        "{renamed:?}"
+    );
+    let mut other_kind = deployment("web");
+    other_kind["kind"] = json!("StatefulSet");
+    assert!(
+        handler
+            .replacement_reason(&web, &props(other_kind))
+            .is_some()
+    );
+    // A YAML string and the same object as JSON are the same identity.
+    let yaml = props(json!(serde_yaml::to_string(&deployment("web")).unwrap()));
+    assert_eq!(handler.replacement_reason(&web, &yaml), None);
+    assert!(
+        log.lock().unwrap().is_empty(),
+        "deciding needs no call to the cluster"
+    );
+}

@@ -203,8 +203,11 @@ pub(crate) enum PlannedValue {
 /// Decides the action for a resource that is in the template, from its recorded state and
 /// its new (redacted) properties. Pure; shared by `plan` and by `apply` when a resource's
 /// turn comes (then every value is known).
+/// `replacement` is the handler's [`crate::provider::ResourceHandler::replacement_reason`],
+/// asked when every new value is known and no property forces a replacement by itself.
 pub(crate) fn decide(
     schema: &Schema,
+    replacement: &dyn Fn(&Properties, &Properties) -> Option<String>,
     type_name: &str,
     recorded: Option<&ResourceState>,
     new: &[(String, PlannedValue)],
@@ -255,6 +258,18 @@ pub(crate) fn decide(
     if !forcing.is_empty() {
         let reason = format!("{} forces replacement", forcing.join(", "));
         return (Action::Replace, diffs, Some(reason));
+    }
+    if !diffs.is_empty() {
+        let known: Option<Properties> = new
+            .iter()
+            .map(|(name, v)| match v {
+                PlannedValue::Known(v) => Some((name.clone(), v.clone())),
+                PlannedValue::Unknown => None,
+            })
+            .collect();
+        if let Some(reason) = known.and_then(|known| replacement(&rec.properties, &known)) {
+            return (Action::Replace, diffs, Some(reason));
+        }
     }
     if rec.phase == ResourcePhase::Failed {
         let why = rec
@@ -360,6 +375,7 @@ mod tests {
         let rec = recorded(json!({"Name": "a", "Zone": "z"}));
         let (action, diffs, _) = decide(
             &schema(),
+            &|_, _| None,
             "T::X",
             Some(&rec),
             &[known("Name", json!("a")), known("Zone", json!("z"))],
@@ -373,6 +389,7 @@ mod tests {
         let rec = recorded(json!({"Name": "a", "Zone": "z"}));
         let (action, diffs, _) = decide(
             &schema(),
+            &|_, _| None,
             "T::X",
             Some(&rec),
             &[known("Name", json!("b")), known("Zone", json!("z"))],
@@ -381,6 +398,7 @@ mod tests {
         assert_eq!(diffs.len(), 1);
         let (action, _, reason) = decide(
             &schema(),
+            &|_, _| None,
             "T::X",
             Some(&rec),
             &[known("Name", json!("a")), known("Zone", json!("y"))],
@@ -394,6 +412,7 @@ mod tests {
         let rec = recorded(json!({"Name": "a", "Zone": "z"}));
         let (action, diffs, _) = decide(
             &schema(),
+            &|_, _| None,
             "T::X",
             Some(&rec),
             &[("Zone".into(), PlannedValue::Unknown)],
@@ -410,16 +429,37 @@ mod tests {
         let mut rec = recorded(json!({"Zone": "z"}));
         rec.phase = ResourcePhase::Failed;
         assert_eq!(
-            decide(&schema(), "T::X", Some(&rec), &[known("Zone", json!("z"))]).0,
+            decide(
+                &schema(),
+                &|_, _| None,
+                "T::X",
+                Some(&rec),
+                &[known("Zone", json!("z"))]
+            )
+            .0,
             Action::Replace
         );
         let rec = recorded(json!({"Zone": "z"}));
         assert_eq!(
-            decide(&schema(), "T::Y", Some(&rec), &[known("Zone", json!("z"))]).0,
+            decide(
+                &schema(),
+                &|_, _| None,
+                "T::Y",
+                Some(&rec),
+                &[known("Zone", json!("z"))]
+            )
+            .0,
             Action::Replace
         );
         assert_eq!(
-            decide(&schema(), "T::X", None, &[known("Zone", json!("z"))]).0,
+            decide(
+                &schema(),
+                &|_, _| None,
+                "T::X",
+                None,
+                &[known("Zone", json!("z"))]
+            )
+            .0,
             Action::Create
         );
     }

@@ -226,8 +226,13 @@ pub(crate) fn plan(
         };
         let planned = evaluate_resource(prep, &lookup, &state.secret_salt, id, spec, true)?.planned;
         let recorded = state.resources.get(id);
-        let (mut action, diffs, mut reason) =
-            decide(handler.schema(), &spec.type_name, recorded, &planned);
+        let (mut action, diffs, mut reason) = decide(
+            handler.schema(),
+            &|old, new| handler.replacement_reason(old, new),
+            &spec.type_name,
+            recorded,
+            &planned,
+        );
         if action == Action::NoOp && recorded.is_some_and(|r| !r.deposed.is_empty()) {
             action = Action::Resume;
             reason = Some("an old object of a replacement is still to delete".into());
@@ -775,11 +780,22 @@ impl<'a> Runner<'a> {
                 return Ok(false);
             }
         };
-        let schema = self.nodes[n].handler.schema();
+        let handler = &self.nodes[n].handler;
         let recorded = self.state.resources.get(&*id);
         let action = match recorded {
             None => Action::Create,
-            Some(_) => decide(schema, &spec.type_name, recorded, &planned).0,
+            Some(_) => {
+                let replacement =
+                    |old: &Properties, new: &Properties| handler.replacement_reason(old, new);
+                decide(
+                    handler.schema(),
+                    &replacement,
+                    &spec.type_name,
+                    recorded,
+                    &planned,
+                )
+                .0
+            }
         };
         let deps = prep.deps.get(&*id).cloned().unwrap_or_default();
         let node = &mut self.nodes[n];

@@ -248,6 +248,19 @@ impl ResourceHandler for ManifestHandler {
         })
     }
 
+    fn replacement_reason(&self, old: &Properties, new: &Properties) -> Option<String> {
+        // The object's identity (group, kind, namespace, name) lives inside the Manifest
+        // property: a change of it is a new object, created before the old one is deleted.
+        let identity = |props: &Properties| {
+            let manifest = manifest_of(props).ok()?;
+            let reference = manifest.object_ref(true, "");
+            Some(reference)
+        };
+        let (before, after) = (identity(old)?, identity(new)?);
+        (!before.same_object(&after))
+            .then(|| format!("the Manifest now names {after}, not {before}"))
+    }
+
     async fn update(
         &self,
         physical_id: &PhysicalId,
