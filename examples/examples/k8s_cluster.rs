@@ -90,6 +90,13 @@ fn cluster_stack(ha: bool, rules: &[FirewallRule]) -> Stack {
             .default("")
             .description("SSH key pair (optional)"),
     );
+    let password = stack.parameter(
+        "Password",
+        Param::string()
+            .no_echo()
+            .default("")
+            .description("Login password of the machines (optional; a key pair is better)"),
+    );
     // The user-data holds the cluster CA key and the bootstrap token: NoEcho parameters, so
     // plans, events and the state file only ever show a digest of them.
     let first_master_data = stack.parameter("FirstMasterUserData", Param::string().no_echo());
@@ -155,6 +162,7 @@ fn cluster_stack(ha: bool, rules: &[FirewallRule]) -> Stack {
                     private_ip_address: MASTER_IPS[i].into(),
                     host_name: format!("k8s-master-{i}").into(),
                     key_pair_name: key_pair.clone(),
+                    password: password.clone(),
                     user_data: if i == 0 {
                         first_master_data.clone()
                     } else {
@@ -207,6 +215,7 @@ fn cluster_stack(ha: bool, rules: &[FirewallRule]) -> Stack {
             max_amount: nodes,
             host_name: "k8s-node".into(),
             key_pair_name: key_pair,
+            password,
             user_data: node_data,
             ..Default::default()
         },
