@@ -78,17 +78,20 @@ const UNRESERVED: [bool; 256] = {
 /// of `%XX`, encoded again, is `%25`). Runs of unreserved bytes are copied whole.
 pub(crate) fn push_encoded(out: &mut Vec<u8>, text: &[u8], escape: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut start = 0;
-    for (i, &b) in text.iter().enumerate() {
-        if !UNRESERVED[usize::from(b)] {
-            out.extend_from_slice(&text[start..i]);
-            out.extend_from_slice(escape);
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0x0F)]);
-            start = i + 1;
-        }
+    let mut rest = text;
+    loop {
+        let run = rest
+            .iter()
+            .position(|&b| !UNRESERVED[usize::from(b)])
+            .unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..run]);
+        let Some((&b, tail)) = rest[run..].split_first() else {
+            return;
+        };
+        out.extend_from_slice(escape);
+        out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0F)]]);
+        rest = tail;
     }
-    out.extend_from_slice(&text[start..]);
 }
 
 pub(crate) fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {

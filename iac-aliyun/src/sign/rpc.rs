@@ -153,28 +153,31 @@ pub fn sign_call(
     let mut encoded = Vec::with_capacity(size + size / 2 + 40);
     join(&mut encoded, &pairs, b"%", b"=", b"&");
     // The string to sign is the canonical query encoded once more: in an encoded query
-    // only `%`, `=` and `&` are not unreserved, so the second encoding streams into the
-    // HMAC without a second buffer.
-    let mut mac = hmac_key(&key.secret);
-    mac.update(call.method.to_ascii_uppercase().as_bytes());
-    mac.update(b"&%2F&");
+    // only `%`, `=` and `&` are not unreserved, so the second encoding copies the runs
+    // between them whole.
+    let method = call.method.to_ascii_uppercase();
+    let mut to_sign = Vec::with_capacity(method.len() + 5 + encoded.len() + encoded.len() / 4);
+    to_sign.extend_from_slice(method.as_bytes());
+    to_sign.extend_from_slice(b"&%2F&");
     let mut rest = &encoded[..];
     while let Some(at) = memchr::memchr3(b'%', b'=', b'&', rest) {
-        mac.update(&rest[..at]);
-        mac.update(match rest[at] {
+        to_sign.extend_from_slice(&rest[..at]);
+        to_sign.extend_from_slice(match rest[at] {
             b'%' => b"%25",
             b'=' => b"%3D",
             _ => b"%26",
         });
         rest = &rest[at + 1..];
     }
-    mac.update(rest);
+    to_sign.extend_from_slice(rest);
+    let mut mac = hmac_key(&key.secret);
+    mac.update(&to_sign);
     let signature = base64(&mac.finalize().into_bytes());
     encoded.extend_from_slice(b"&Signature=");
     push_encoded(&mut encoded, signature.as_bytes(), b"%");
     let encoded = String::from_utf8(encoded).expect("percent-encoded text is ASCII");
     SignedRequest {
-        method: call.method.to_ascii_uppercase(),
+        method,
         encoded,
         signature,
     }
