@@ -279,6 +279,13 @@ async fn a_stack_of_every_type_applies_replans_to_nothing_scales_updates_and_des
         inv.security_groups[0].rules.len() >= 2,
         "the inline rule and the SecurityGroupIngress resource"
     );
+    let fs = &inv.file_systems[0];
+    assert!(
+        fs.tags
+            .contains(&("iac:logical-id".to_owned(), "Nas".to_owned())),
+        "the file system is tagged: {:?}",
+        fs.tags
+    );
     assert!(
         report.outputs["NfsServer"]
             .as_str()

@@ -1,6 +1,7 @@
 //! `ALIYUN::NAS::FileSystem` and `ALIYUN::NAS::MountTarget` (NAS API 2017-06-26).
 //!
-//! `CreateFileSystem` carries the engine's `ClientToken`. `CreateMountTarget` takes none,
+//! `CreateFileSystem` carries the engine's `ClientToken`; the new file system is then tagged
+//! with `TagResources`. `CreateMountTarget` takes none,
 //! so a create first looks for a mount target of the file system in the same VSwitch (one
 //! an earlier attempt made before its answer was lost) and adopts it.
 
@@ -15,7 +16,7 @@ use iac_core::provider::{
 };
 use serde_json::json;
 
-use super::{api, attrs, changed, endpoint_key, pass, required, text};
+use super::{api, attrs, changed, endpoint_key, pass, required, tags, text};
 use crate::api::{
     CreateFileSystemResponse, DescribeFileSystemsResponse, DescribeMountTargetsResponse,
     FileSystem, MountTarget,
@@ -145,6 +146,16 @@ impl ResourceHandler for FileSystemHandler {
                 "CreateFileSystem answered without a FileSystemId",
             ));
         }
+        // `CreateFileSystem` takes no tags: `TagResources` adds them. A failure here is
+        // retried with the same token, which gives back the same file system.
+        let params = Params::new()
+            .with("ResourceType", "filesystem")
+            .with("ResourceId.1", answer.file_system_id.clone())
+            .with_tags(&tags(request.stack, request.logical_id));
+        self.client
+            .rpc(Product::Nas, "TagResources", params)
+            .await
+            .map_err(api)?;
         Ok(Created {
             physical_id: PhysicalId::new(answer.file_system_id),
             readiness: Readiness::Pending {

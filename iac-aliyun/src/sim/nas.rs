@@ -22,6 +22,7 @@ pub(crate) fn call(state: &mut State, action: &str, p: &Params) -> Option<Res<Va
         "DescribeFileSystems" => describe(state, p),
         "ModifyFileSystem" => modify(state, p),
         "DeleteFileSystem" => delete(state, p),
+        "TagResources" => tag_resources(state, p),
         "CreateMountTarget" => create_mount_target(state, p),
         "DescribeMountTargets" => describe_mount_targets(state, p),
         "ModifyMountTarget" => modify_mount_target(state, p),
@@ -152,6 +153,53 @@ fn modify(state: &mut State, p: &Params) -> Res<Value> {
     let fs = fs_mut(state, p)?;
     if let Some(description) = description {
         fs.description = description;
+    }
+    Ok(json!({}))
+}
+
+/// `TagResources`: `ResourceType=filesystem`, `ResourceId.N` (1 to 50), `Tag.N.Key/Value`;
+/// a key given again replaces its value.
+fn tag_resources(state: &mut State, p: &Params) -> Res<Value> {
+    match p.get("ResourceType") {
+        Some("filesystem") => {}
+        Some(other) => {
+            return Err(CloudError::invalid(
+                "ResourceType",
+                &format!("\"{other}\" is not filesystem"),
+            ));
+        }
+        None => return Err(CloudError::missing("ResourceType")),
+    }
+    let ids = p.list("ResourceId");
+    if ids.is_empty() {
+        return Err(CloudError::missing("ResourceId.1"));
+    }
+    if ids.len() > 50 {
+        return Err(CloudError::new(
+            400,
+            "NumberExceed.ResourceIds",
+            "The maximum number of ResourceIds is exceeded. The maximum is 50.",
+        ));
+    }
+    let tags = p.tags()?;
+    if tags.is_empty() {
+        return Err(CloudError::missing("Tag.1.Key"));
+    }
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !state.file_systems.iter().any(|f| &f.id == *id))
+    {
+        return Err(fs_not_found(missing));
+    }
+    for fs in state
+        .file_systems
+        .iter_mut()
+        .filter(|f| ids.contains(&f.id))
+    {
+        for (key, value) in &tags {
+            fs.tags.retain(|(k, _)| k != key);
+            fs.tags.push((key.clone(), value.clone()));
+        }
     }
     Ok(json!({}))
 }
