@@ -19,3 +19,50 @@
 pub mod apply;
 pub mod bootstrap;
 pub mod manifests;
+
+use iac_core::provider::ErrorKind;
+
+/// Any error of this crate: one per module, wrapped, each with its [`ErrorKind`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A cluster spec, its secrets or its generated files ([`bootstrap`]).
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
+    /// Options that cannot become manifests ([`manifests`]).
+    #[error(transparent)]
+    Manifest(#[from] manifests::ManifestError),
+    /// Applying to, pruning or waiting on a cluster ([`apply`]).
+    #[error(transparent)]
+    Apply(#[from] apply::Error),
+}
+
+impl Error {
+    /// What the caller should do about it.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Bootstrap(e) => e.kind(),
+            Error::Manifest(e) => e.kind(),
+            Error::Apply(e) => e.kind(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_module_error_converts_and_keeps_its_kind() {
+        let spec = bootstrap::ClusterSpec::new(
+            "not-a-version",
+            "192.168.0.0/16",
+            bootstrap::ControlPlane::single("192.168.1.10"),
+            2,
+        );
+        let err: Error = spec.validate().unwrap_err().into();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+        assert!(err.to_string().contains("version"), "{err}");
+    }
+}
+
