@@ -379,10 +379,14 @@ struct Options {
     real: bool,
     yes: bool,
     show_secrets: bool,
+    /// The region; `None`: the credentials' region (`--real`) or `cn-hangzhou`.
+    region: Option<String>,
+    /// The zones of the two VSwitches.
+    zones: [String; 2],
 }
 
 const USAGE: &str = "usage: cargo run --example k8s_cluster -- [plan | apply | scale | destroy | export-ros FILE] \
-[--nodes N] [--ha] [--state DIR] [--real] [--yes] [--show-secrets]";
+[--nodes N] [--ha] [--region R] [--zones Z1,Z2] [--state DIR] [--real] [--yes] [--show-secrets]";
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
@@ -393,7 +397,10 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         real: false,
         yes: false,
         show_secrets: false,
+        region: None,
+        zones: ["cn-hangzhou-h".to_owned(), "cn-hangzhou-i".to_owned()],
     };
+    let mut zones_given = false;
     let mut state_given = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -425,9 +432,38 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--real" => options.real = true,
             "--yes" => options.yes = true,
             "--show-secrets" => options.show_secrets = true,
+            "--region" => {
+                options.region = Some(
+                    it.next()
+                        .ok_or("--region needs a region id (cn-hangzhou)")?
+                        .clone(),
+                )
+            }
+            "--zones" => {
+                let list = it.next().ok_or("--zones needs two zone ids: Z1,Z2")?;
+                let zones: Vec<&str> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|z| !z.is_empty())
+                    .collect();
+                let [a, b] = zones.as_slice() else {
+                    return Err(format!(
+                        "--zones takes two zone ids separated by a comma, not '{list}'"
+                    ));
+                };
+                options.zones = [(*a).to_owned(), (*b).to_owned()];
+                zones_given = true;
+            }
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
+    }
+    if let Some(region) = &options.region
+        && !zones_given
+    {
+        return Err(format!(
+            "--region {region} needs --zones Z1,Z2: zone ids of that region"
+        ));
     }
     if options.command == Command::Tour {
         if options.real {
@@ -565,7 +601,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&options.state)?;
     // The cloud: the simulator unless --real.
     let (client, sim) = if options.real {
-        let client = Client::from_env().map_err(|e| format!("--real: {e}"))?;
+        let mut client = Client::from_env().map_err(|e| format!("--real: {e}"))?;
+        if let Some(region) = &options.region {
+            let mut config = client.config().clone();
+            config.region = region.clone();
+            client = Client::new(config)?;
+        }
         println!(
             "k8s_cluster: using the REAL Alibaba Cloud account of your environment, region {}.",
             client.region()
@@ -581,12 +622,16 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
             mount_target_pending: Duration::from_millis(500),
         };
         let persist = Some(options.state.join("simulated-cloud.json"));
-        let sim = Simulator::start(SimConfig {
+        let mut config = SimConfig {
             delays,
             persist,
             ..SimConfig::default()
-        })
-        .await?;
+        };
+        if let Some(region) = &options.region {
+            config.region = region.clone();
+            config.zones = options.zones.to_vec();
+        }
+        let sim = Simulator::start(config).await?;
         println!(
             "k8s_cluster: no Alibaba Cloud account is used. Every call goes to the built-in simulator of the \
              Alibaba Cloud API at {} (signed requests, real statuses), kept in {}. Nothing installs Kubernetes \
@@ -612,7 +657,9 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     };
     let (spec, rendered) = bootstrap(options.ha, nodes, &secrets)?;
     let generated = write_generated(&rendered)?;
-    let input = input(options.ha, nodes, &spec, &rendered)?;
+    let input = input(options.ha, nodes, &spec, &rendered)?
+        .with_parameter("ZoneId", options.zones[0].clone())
+        .with_parameter("ZoneId2", options.zones[1].clone());
 
     match &options.command {
         Command::Tour => tour(&engine, &input, &options, &secrets, &generated).await?,
@@ -780,6 +827,24 @@ mod tests {
             parse_args(&args("bogus"))
                 .unwrap_err()
                 .contains("unknown argument 'bogus'")
+        );
+        assert!(
+            parse_args(&args("--region eu-central-1"))
+                .unwrap_err()
+                .contains("--zones")
+        );
+        assert!(
+            parse_args(&args("--region eu-central-1 --zones a"))
+                .unwrap_err()
+                .contains("two zone ids")
+        );
+        let o = parse_args(&args(
+            "--region eu-central-1 --zones eu-central-1a,eu-central-1b",
+        ))
+        .unwrap();
+        assert_eq!(
+            o.zones,
+            ["eu-central-1a".to_owned(), "eu-central-1b".to_owned()]
         );
     }
 

@@ -65,4 +65,3 @@ mod tests {
         assert!(err.to_string().contains("version"), "{err}");
     }
 }
-
