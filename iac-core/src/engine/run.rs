@@ -34,7 +34,7 @@ use crate::state::{
     DeposedObject, JournalEntry, Operation, PendingOperation, ResourcePhase, ResourceState,
     StackState,
 };
-use crate::validate::validate;
+use crate::validate::validate_with_graph;
 
 /// A template checked and resolved against its parameters, ready to plan or apply.
 pub(crate) struct Prepared {
@@ -43,17 +43,46 @@ pub(crate) struct Prepared {
     params: ParamValues,
     pseudo: IndexMap<String, Value>,
     conditions: IndexMap<String, bool>,
-    /// Resources whose condition holds, in dependency order.
-    order: Vec<String>,
-    /// Their dependencies among themselves.
-    deps: HashMap<String, Vec<String>>,
+    /// The resources' dependency graph (node `i` is the template's resource `i`).
+    graph: DepGraph,
+    /// Per template index: whether the resource's condition holds.
+    active: Vec<bool>,
+    /// Template indices of the resources whose condition holds, in dependency order.
+    order: Vec<usize>,
+}
+
+impl Prepared {
+    /// The logical id and spec of the template's resource `i`.
+    fn resource(&self, i: usize) -> (&String, &ResourceSpec) {
+        self.template
+            .resources
+            .get_index(i)
+            .expect("a graph node is a template resource")
+    }
+
+    /// Template indices of the active resources that resource `i` depends on.
+    fn deps(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.graph
+            .dependencies(i)
+            .iter()
+            .copied()
+            .filter(|&d| self.active[d])
+    }
+
+    /// Whether a logical id is an active resource of the template.
+    fn is_active(&self, id: &str) -> bool {
+        self.template
+            .resources
+            .get_index_of(id)
+            .is_some_and(|i| self.active[i])
+    }
 }
 
 pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepared, EngineError> {
     let template = &input.template;
     let pseudo_names = engine.pseudo.names();
     let pseudo_refs: Vec<&str> = pseudo_names.iter().map(String::as_str).collect();
-    validate(
+    let graph = validate_with_graph(
         template,
         &|t: &str| engine.registry.contains(t),
         &pseudo_refs,
@@ -62,30 +91,20 @@ pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepar
     let pseudo = engine.pseudo.for_stack(&input.name);
     let conditions = resolve_conditions(&template.conditions, &params, &pseudo, &template.mappings)
         .map_err(EngineError::Conditions)?;
-    let graph = DepGraph::from_template(template)?;
-    let active = |id: &str| {
-        template.resources[id]
-            .condition
-            .as_ref()
-            .is_none_or(|c| conditions.get(c).copied().unwrap_or(false))
-    };
-    let order: Vec<String> = graph
-        .topological_order()
-        .into_iter()
-        .filter(|id| active(id))
-        .map(str::to_owned)
-        .collect();
-    let deps = order
-        .iter()
-        .map(|id| {
-            let d = graph
-                .dependencies_of(id)
-                .into_iter()
-                .filter(|d| active(d))
-                .map(|d| d.to_string())
-                .collect();
-            (id.clone(), d)
+    let graph = graph?;
+    let active: Vec<bool> = template
+        .resources
+        .values()
+        .map(|spec| {
+            spec.condition
+                .as_ref()
+                .is_none_or(|c| conditions.get(c).copied().unwrap_or(false))
         })
+        .collect();
+    let order: Vec<usize> = graph
+        .topological_indices()
+        .into_iter()
+        .filter(|&i| active[i])
         .collect();
     Ok(Prepared {
         stack: Arc::from(input.name.as_str()),
@@ -93,8 +112,9 @@ pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepar
         params,
         pseudo,
         conditions,
+        graph,
+        active,
         order,
-        deps,
     })
 }
 
@@ -217,8 +237,8 @@ pub(crate) fn plan(
 ) -> Result<Plan, EngineError> {
     let mut unknown = HashSet::new();
     let mut resources = Vec::new();
-    for id in &prep.order {
-        let spec = &prep.template.resources[id];
+    for &i in &prep.order {
+        let (id, spec) = prep.resource(i);
         let handler = handler_for(engine, id, &spec.type_name)?;
         let lookup = StateLookup {
             state,
@@ -249,12 +269,11 @@ pub(crate) fn plan(
             reason,
         });
     }
-    let active: HashSet<&str> = prep.order.iter().map(String::as_str).collect();
     for (id, rec) in state
         .resources
         .iter()
         .rev()
-        .filter(|(id, _)| !active.contains(id.as_str()))
+        .filter(|(id, _)| !prep.is_active(id))
     {
         let action = if rec.deletion_policy == DeletionPolicy::Retain {
             Action::Forget
@@ -756,7 +775,7 @@ impl<'a> Runner<'a> {
         }
         let prep = self.prep.expect("the forward phase has a template");
         let id = Arc::clone(&self.nodes[n].id);
-        let spec = &prep.template.resources[&*id];
+        let spec = prep.resource(prep.order[n]).1;
         let lookup = StateLookup {
             state: &self.state,
             unknown: None,
@@ -797,7 +816,10 @@ impl<'a> Runner<'a> {
                 .0
             }
         };
-        let deps = prep.deps.get(&*id).cloned().unwrap_or_default();
+        let deps: Vec<String> = prep
+            .deps(prep.order[n])
+            .map(|d| prep.graph.id(d).to_owned())
+            .collect();
         let node = &mut self.nodes[n];
         node.clear = Arc::new(clear);
         let rec = self
@@ -1567,27 +1589,17 @@ impl<'a> Runner<'a> {
     }
 
     fn forward_nodes(&mut self, prep: &Prepared) -> Result<PhaseNodes, EngineError> {
-        let index: HashMap<&str, usize> = prep
-            .order
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
+        // Node `n` is the template's resource `prep.order[n]`.
+        let mut position = vec![usize::MAX; prep.active.len()];
+        for (n, &i) in prep.order.iter().enumerate() {
+            position[i] = n;
+        }
         let mut nodes = Vec::with_capacity(prep.order.len());
         let mut deps: Vec<Vec<usize>> = Vec::with_capacity(prep.order.len());
-        for id in &prep.order {
-            let spec = &prep.template.resources[id];
+        for &i in &prep.order {
+            let (id, spec) = prep.resource(i);
             nodes.push(self.new_node(id, &spec.type_name, VecDeque::new(), Verb::Create)?);
-            deps.push(
-                prep.deps
-                    .get(id)
-                    .map(|d| {
-                        d.iter()
-                            .filter_map(|d| index.get(d.as_str()).copied())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            );
+            deps.push(prep.deps(i).map(|d| position[d]).collect());
         }
         // Priority: the longest chain of work still behind a node (critical path first).
         let cost: Vec<u64> = nodes
@@ -1822,19 +1834,18 @@ pub(crate) async fn apply(
     let mut outputs = IndexMap::new();
     if !forward_failed && !runner.cancelled {
         // Resources that left the template, and old objects of replacements.
-        let active: HashSet<&str> = prep.order.iter().map(String::as_str).collect();
         let removed: Vec<String> = runner
             .state
             .resources
             .keys()
-            .filter(|id| !active.contains(id.as_str()))
+            .filter(|id| !prep.is_active(id))
             .cloned()
             .collect();
         let deposed: Vec<String> = runner
             .state
             .resources
             .iter()
-            .filter(|(id, r)| active.contains(id.as_str()) && !r.deposed.is_empty())
+            .filter(|(id, r)| !r.deposed.is_empty() && prep.is_active(id))
             .map(|(id, _)| id.clone())
             .collect();
         if !removed.is_empty() || !deposed.is_empty() {
