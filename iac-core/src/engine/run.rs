@@ -3,6 +3,8 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,7 +123,7 @@ pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepar
 /// Resource values as the state knows them; ids in `unknown` are to be (re)created.
 struct StateLookup<'a> {
     state: &'a StackState,
-    unknown: Option<&'a HashSet<String>>,
+    unknown: Option<&'a FxHashSet<&'a str>>,
 }
 
 impl ResourceLookup for StateLookup<'_> {
@@ -190,11 +192,14 @@ fn evaluate_resource(
     let mut clear = Properties::new();
     let mut redacted = Properties::new();
     let mut planned = Vec::new();
-    let prefix = format!("Resources.{id}.Properties.");
-    let mut path = String::with_capacity(prefix.len() + 32);
+    // "Resources.{id}.Properties.{name}", one buffer for every property.
+    let mut path = String::with_capacity(22 + id.len() + 32);
+    path.push_str("Resources.");
+    path.push_str(id);
+    path.push_str(".Properties.");
+    let prefix = path.len();
     for (name, expr) in &spec.properties {
-        path.clear();
-        path.push_str(&prefix);
+        path.truncate(prefix);
         path.push_str(name);
         match evaluate(expr, &ctx, &path) {
             Ok(Some(value)) => {
@@ -235,7 +240,7 @@ pub(crate) fn plan(
     prep: &Prepared,
     state: &StackState,
 ) -> Result<Plan, EngineError> {
-    let mut unknown = HashSet::new();
+    let mut unknown = FxHashSet::default();
     let mut resources = Vec::new();
     for &i in &prep.order {
         let (id, spec) = prep.resource(i);
@@ -258,7 +263,7 @@ pub(crate) fn plan(
             reason = Some("an old object of a replacement is still to delete".into());
         }
         if matches!(action, Action::Create | Action::Replace | Action::Resume) {
-            unknown.insert(id.clone());
+            unknown.insert(id.as_str());
         }
         resources.push(ResourcePlan {
             logical_id: id.clone(),
@@ -403,7 +408,7 @@ struct Member {
 struct Poller {
     handler: Arc<dyn ResourceHandler>,
     endpoint: usize,
-    members: HashMap<usize, Member>,
+    members: FxHashMap<usize, Member>,
     timer_at: Option<Instant>,
 }
 
@@ -452,20 +457,20 @@ struct Runner<'a> {
     timer_seq: u64,
     job_timers: usize,
     pollers: Vec<Poller>,
-    poller_index: HashMap<Arc<str>, usize>,
+    poller_index: FxHashMap<Arc<str>, usize>,
     /// One shared name per type, for nodes and events.
-    type_names: HashMap<String, Arc<str>>,
+    type_names: FxHashMap<String, Arc<str>>,
     limiters: Vec<RateLimiter>,
-    endpoint_index: HashMap<String, usize>,
+    endpoint_index: FxHashMap<String, usize>,
     rng: StdRng,
     journal: Vec<JournalEntry>,
     halted: bool,
     cancelled: bool,
     /// Logical ids this run created an object for (rollback deletes them).
     created: Vec<Arc<str>>,
-    statuses: HashMap<Arc<str>, Status>,
+    statuses: FxHashMap<Arc<str>, Status>,
     /// Logical ids the state held when the run started.
-    initial_ids: HashSet<String>,
+    initial_ids: FxHashSet<String>,
     failures: Vec<ResourceFailure>,
     skipped: Vec<String>,
     left_behind: Vec<String>,
@@ -501,16 +506,16 @@ impl<'a> Runner<'a> {
             timer_seq: 0,
             job_timers: 0,
             pollers: Vec::new(),
-            poller_index: HashMap::new(),
-            type_names: HashMap::new(),
+            poller_index: FxHashMap::default(),
+            type_names: FxHashMap::default(),
             limiters: Vec::new(),
-            endpoint_index: HashMap::new(),
+            endpoint_index: FxHashMap::default(),
             rng,
             journal: Vec::new(),
             halted: false,
             cancelled: false,
             created: Vec::new(),
-            statuses: HashMap::new(),
+            statuses: FxHashMap::default(),
             failures: Vec::new(),
             skipped: Vec::new(),
             left_behind: Vec::new(),
@@ -637,7 +642,7 @@ impl<'a> Runner<'a> {
         self.pollers.push(Poller {
             handler: Arc::clone(handler),
             endpoint,
-            members: HashMap::new(),
+            members: FxHashMap::default(),
             timer_at: None,
         });
         self.poller_index

@@ -29,6 +29,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 
 use indexmap::IndexMap;
+use rustc_hash::FxHashMap;
 use thiserror::Error;
 
 use crate::model::Template;
@@ -167,7 +168,7 @@ impl Adjacency {
 #[derive(Debug, Clone)]
 pub struct DepGraph {
     ids: Vec<String>,
-    index: HashMap<String, usize>,
+    index: FxHashMap<String, usize>,
     /// Node → the nodes it depends on.
     dependencies: Adjacency,
     /// Node → the nodes that depend on it.
@@ -434,7 +435,7 @@ impl DepGraph {
     }
 }
 
-fn index_of_ids(ids: &[String]) -> HashMap<String, usize> {
+fn index_of_ids(ids: &[String]) -> FxHashMap<String, usize> {
     ids.iter()
         .enumerate()
         .map(|(i, id)| (id.clone(), i))
