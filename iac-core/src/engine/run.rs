@@ -172,7 +172,8 @@ struct Evaluated {
 }
 
 /// Evaluates a resource's properties one by one. `planned` is filled only when asked for:
-/// a resource that has no record yet is created whatever its values are.
+/// a resource that has no record yet is created whatever its values are. With
+/// `want_properties` false (a plan), `clear` and `redacted` stay empty.
 fn evaluate_resource(
     prep: &Prepared,
     lookup: &dyn ResourceLookup,
@@ -180,6 +181,7 @@ fn evaluate_resource(
     id: &str,
     spec: &ResourceSpec,
     want_planned: bool,
+    want_properties: bool,
 ) -> Result<Evaluated, crate::eval::EvalError> {
     let ctx = EvalContext {
         parameters: &prep.params,
@@ -202,6 +204,16 @@ fn evaluate_resource(
         path.truncate(prefix);
         path.push_str(name);
         match evaluate(expr, &ctx, &path) {
+            Ok(Some(value)) if !want_properties => {
+                if want_planned {
+                    let shown = if secrets {
+                        prep.params.redact(&value, salt)
+                    } else {
+                        value
+                    };
+                    planned.push((name.clone(), PlannedValue::Known(shown)));
+                }
+            }
             Ok(Some(value)) => {
                 if secrets {
                     redacted.insert(name.clone(), prep.params.redact(&value, salt));
@@ -225,7 +237,7 @@ fn evaluate_resource(
             Err(e) => return Err(e),
         }
     }
-    if !secrets {
+    if !secrets && want_properties {
         redacted = clear.clone();
     }
     Ok(Evaluated {
@@ -249,7 +261,8 @@ pub(crate) fn plan(
             state,
             unknown: Some(&unknown),
         };
-        let planned = evaluate_resource(prep, &lookup, &state.secret_salt, id, spec, true)?.planned;
+        let planned =
+            evaluate_resource(prep, &lookup, &state.secret_salt, id, spec, true, false)?.planned;
         let recorded = state.resources.get(id);
         let (mut action, diffs, mut reason) = decide(
             handler.schema(),
@@ -786,8 +799,15 @@ impl<'a> Runner<'a> {
             unknown: None,
         };
         let recorded = self.state.resources.contains_key(&*id);
-        let evaluated =
-            evaluate_resource(prep, &lookup, &self.state.secret_salt, &id, spec, recorded);
+        let evaluated = evaluate_resource(
+            prep,
+            &lookup,
+            &self.state.secret_salt,
+            &id,
+            spec,
+            recorded,
+            true,
+        );
         let Evaluated {
             clear,
             redacted,
