@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -89,10 +90,10 @@ pub struct MemoryObject {
 #[derive(Debug)]
 struct Inner {
     objects: BTreeMap<PhysicalId, MemoryObject>,
-    tokens: HashMap<String, (PhysicalId, Arc<Properties>)>,
+    tokens: FxHashMap<String, (PhysicalId, Arc<Properties>)>,
     next_id: u64,
     calls: BTreeMap<&'static str, u64>,
-    creates: HashMap<String, u64>,
+    creates: FxHashMap<String, u64>,
     rng: StdRng,
     window: Option<(Instant, u32)>,
     throttled: u64,
@@ -112,10 +113,10 @@ impl MemoryCloud {
         MemoryCloud {
             inner: Arc::new(Mutex::new(Inner {
                 objects: BTreeMap::new(),
-                tokens: HashMap::new(),
+                tokens: FxHashMap::default(),
                 next_id: 1,
                 calls: BTreeMap::new(),
-                creates: HashMap::new(),
+                creates: FxHashMap::default(),
                 rng,
                 window: None,
                 throttled: 0,
@@ -183,7 +184,8 @@ impl MemoryCloud {
 
     /// Objects ever created per logical id (a create retried with the same token counts once).
     pub fn creates(&self) -> HashMap<String, u64> {
-        self.lock().creates.clone()
+        let inner = self.lock();
+        inner.creates.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     async fn latency(&self) {

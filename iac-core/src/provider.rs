@@ -57,15 +57,31 @@ impl ClientToken {
 
     /// Derives the token of a create of `logical_id` in `stack` at `generation`.
     pub fn derive(stack: &str, logical_id: &str, generation: u64) -> Self {
+        Self::derive_parts(&[stack.as_bytes()], logical_id, generation)
+    }
+
+    /// [`ClientToken::derive`] of the stack name that `stack_parts` make when joined, so
+    /// that a salted name needs no string of its own.
+    fn derive_parts(stack_parts: &[&[u8]], logical_id: &str, generation: u64) -> Self {
         use sha2::{Digest, Sha256};
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut hasher = Sha256::new();
-        hasher.update(stack.as_bytes());
+        for part in stack_parts {
+            hasher.update(part);
+        }
         hasher.update([0]);
         hasher.update(logical_id.as_bytes());
         hasher.update([0]);
         hasher.update(generation.to_be_bytes());
-        let digest = hex::encode(hasher.finalize());
-        ClientToken(format!("iac-{}", &digest[..Self::MAX_LEN - 4]))
+        let digest = hasher.finalize();
+        // "iac-" and the first 60 hex digits of the digest, as `hex::encode` writes them.
+        let mut token = String::with_capacity(Self::MAX_LEN);
+        token.push_str("iac-");
+        for byte in &digest[..(Self::MAX_LEN - 4) / 2] {
+            token.push(HEX[usize::from(byte >> 4)] as char);
+            token.push(HEX[usize::from(byte & 0xf)] as char);
+        }
+        ClientToken(token)
     }
 
     /// The token the engine uses: [`ClientToken::derive`] mixed with the stack state's
@@ -73,7 +89,11 @@ impl ClientToken {
     /// again) never sends a token the cloud still remembers from the first one: the cloud
     /// would answer with the deleted objects.
     pub fn derive_salted(salt: &str, stack: &str, logical_id: &str, generation: u64) -> Self {
-        Self::derive(&format!("{salt}\0{stack}"), logical_id, generation)
+        Self::derive_parts(
+            &[salt.as_bytes(), &[0], stack.as_bytes()],
+            logical_id,
+            generation,
+        )
     }
 
     /// Wraps a token read back from state; `None` if it breaks the length or alphabet rule.

@@ -31,7 +31,9 @@ use std::fmt;
 use thiserror::Error;
 
 use crate::expr::Expr;
-use crate::graph::{DepGraph, Found, RefKind, Seg, find_cycles, join_key, render_path, walk};
+use crate::graph::{
+    DepGraph, Found, GraphError, RefKind, Seg, find_cycles, join_key, push_key, render_path, walk,
+};
 use crate::model::{ROS_FORMAT_VERSION, Template};
 use crate::provider::ErrorKind;
 
@@ -142,6 +144,16 @@ pub fn validate(
     known_types: &dyn Fn(&str) -> bool,
     pseudo_parameters: &[&str],
 ) -> Result<(), ValidationErrors> {
+    validate_with_graph(template, known_types, pseudo_parameters).map(drop)
+}
+
+/// Like [`validate`], and hands back the dependency graph built for the cycle check (or why
+/// it could not be built), so that the engine does not build it a second time.
+pub(crate) fn validate_with_graph(
+    template: &Template,
+    known_types: &dyn Fn(&str) -> bool,
+    pseudo_parameters: &[&str],
+) -> Result<Result<DepGraph, GraphError>, ValidationErrors> {
     let mut v = Validator {
         template,
         pseudo: pseudo_parameters.iter().copied().collect(),
@@ -151,10 +163,10 @@ pub fn validate(
     v.check_conditions();
     v.check_resources(known_types);
     v.check_outputs();
-    v.check_cycles();
+    let graph = v.check_cycles();
     let mut errors = v.errors;
     if errors.is_empty() {
-        return Ok(());
+        return Ok(graph);
     }
     errors.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
     errors.dedup();
@@ -168,6 +180,44 @@ enum Scope {
     Condition,
     /// Resource properties and outputs: resources too.
     Value,
+}
+
+/// A JSON path made of keys (`Resources`, an id, `Properties`, a key), rendered as
+/// [`join_key`] would only when a problem is reported: a sound template renders none.
+#[derive(Debug, Clone, Copy)]
+struct Base<'a> {
+    keys: [&'a str; 4],
+    len: usize,
+}
+
+impl<'a> Base<'a> {
+    fn of(keys: &[&'a str]) -> Self {
+        let mut base = Base {
+            keys: [""; 4],
+            len: keys.len(),
+        };
+        base.keys[..keys.len()].copy_from_slice(keys);
+        base
+    }
+
+    fn key(self, key: &'a str) -> Self {
+        let mut base = self;
+        base.keys[base.len] = key;
+        base.len += 1;
+        base
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::new();
+        for key in &self.keys[..self.len] {
+            push_key(&mut out, key);
+        }
+        out
+    }
+
+    fn render_with(&self, segs: &[Seg<'_>]) -> String {
+        render_path(&self.render(), segs)
+    }
 }
 
 struct Validator<'t> {
@@ -204,6 +254,9 @@ impl<'t> Validator<'t> {
             };
             self.report(join_key("", key), ProblemKind::Unsupported, message);
         }
+        if t.parameters.is_empty() {
+            return;
+        }
         for id in t.resources.keys() {
             if t.parameters.contains_key(id) {
                 self.report(
@@ -219,8 +272,8 @@ impl<'t> Validator<'t> {
         let t = self.template;
         let mut dependencies: Vec<Vec<usize>> = Vec::with_capacity(t.conditions.len());
         for (name, expr) in &t.conditions {
-            let base = join_key("Conditions", name);
-            let found = self.check_expr(expr, &base, Scope::Condition);
+            let base = Base::of(&["Conditions", name]);
+            let found = self.check_expr(expr, base, Scope::Condition);
             dependencies.push(
                 found
                     .iter()
@@ -244,10 +297,10 @@ impl<'t> Validator<'t> {
     fn check_resources(&mut self, known_types: &dyn Fn(&str) -> bool) {
         let t = self.template;
         for (id, spec) in &t.resources {
-            let base = join_key("Resources", id);
+            let base = Base::of(&["Resources", id]);
             if !known_types(&spec.type_name) {
                 self.report(
-                    join_key(&base, "Type"),
+                    base.key("Type").render(),
                     ProblemKind::UnknownResourceType,
                     format!("unknown resource type '{}'", spec.type_name),
                 );
@@ -258,23 +311,23 @@ impl<'t> Validator<'t> {
                 } else {
                     format!("unknown key '{key}' on a resource")
                 };
-                self.report(join_key(&base, key), ProblemKind::Unsupported, message);
+                self.report(base.key(key).render(), ProblemKind::Unsupported, message);
             }
             for dep in &spec.depends_on {
                 if !t.resources.contains_key(dep) {
                     self.report(
-                        join_key(&base, "DependsOn"),
+                        base.key("DependsOn").render(),
                         ProblemKind::UnknownReference,
                         format!("DependsOn names unknown resource '{dep}'"),
                     );
                 }
             }
             if let Some(condition) = &spec.condition {
-                self.check_condition_name(join_key(&base, "Condition"), condition);
+                self.check_condition_name(base.key("Condition"), condition);
             }
-            let properties = join_key(&base, "Properties");
+            let properties = base.key("Properties");
             for (key, value) in &spec.properties {
-                self.check_expr(value, &join_key(&properties, key), Scope::Value);
+                self.check_expr(value, properties.key(key), Scope::Value);
             }
         }
     }
@@ -282,17 +335,20 @@ impl<'t> Validator<'t> {
     fn check_outputs(&mut self) {
         let t = self.template;
         for (name, output) in &t.outputs {
-            let base = join_key("Outputs", name);
+            let base = Base::of(&["Outputs", name]);
             if let Some(condition) = &output.condition {
-                self.check_condition_name(join_key(&base, "Condition"), condition);
+                self.check_condition_name(base.key("Condition"), condition);
             }
-            self.check_expr(&output.value, &join_key(&base, "Value"), Scope::Value);
+            self.check_expr(&output.value, base.key("Value"), Scope::Value);
         }
     }
 
-    fn check_cycles(&mut self) {
+    /// Reports the cycles of the resources' graph and hands the graph back (or why it could
+    /// not be built).
+    fn check_cycles(&mut self) -> Result<DepGraph, GraphError> {
         // Missing references are reported by the checks above; only cycles are new here.
-        if let Err(err) = DepGraph::from_template(self.template) {
+        let graph = DepGraph::from_template(self.template);
+        if let Err(err) = &graph {
             for cycle in err.cycles() {
                 self.report(
                     join_key("Resources", &cycle.0[0]),
@@ -301,159 +357,140 @@ impl<'t> Validator<'t> {
                 );
             }
         }
+        graph
     }
 
-    fn check_condition_name(&mut self, path: String, name: &str) {
-        if !self.template.conditions.contains_key(name) {
-            self.report(
-                path,
-                ProblemKind::UnknownReference,
-                format!("unknown condition '{name}'"),
-            );
+    fn check_condition_name(&mut self, path: Base<'_>, name: &str) {
+        if let Some(message) = condition_name_problem(self.template, name) {
+            self.report(path.render(), ProblemKind::UnknownReference, message);
         }
     }
 
     /// Checks one expression; returns the condition names it references (for cycles
-    /// between conditions).
-    fn check_expr(&mut self, expr: &Expr, base: &str, scope: Scope) -> Vec<String> {
+    /// between conditions). Paths are rendered only for the problems found.
+    fn check_expr(&mut self, expr: &Expr, base: Base<'_>, scope: Scope) -> Vec<String> {
+        let t = self.template;
+        let pseudo = &self.pseudo;
+        let errors = &mut self.errors;
         let mut conditions = Vec::new();
-        let mut found = Vec::new();
         let mut path = Vec::new();
         walk(expr, &mut path, &mut |segs: &[Seg<'_>], item: Found<'_>| {
-            found.push((render_path(base, segs), describe(item)));
-        });
-        for (path, item) in found {
-            match item {
-                Item::Reference {
+            let problem = match item {
+                Found::Reference {
                     kind,
                     name,
                     attribute,
                 } => {
                     if kind == RefKind::Condition {
-                        conditions.push(name.clone());
+                        conditions.push(name.clone().into_owned());
                     }
-                    self.check_reference(path, scope, kind, &name, attribute.as_deref());
+                    reference_problem(t, pseudo, scope, kind, &name, attribute.as_deref())
                 }
-                Item::Call { function, problem } => {
-                    self.check_call(path, &function, problem);
-                }
-                Item::BadSub { message } => {
-                    self.report(
-                        path,
-                        ProblemKind::MalformedCall,
-                        format!("Fn::Sub text is malformed: {message}"),
-                    );
-                }
+                Found::Call { function, args } => call_problem_of(t, function, args),
+                Found::BadSub { message } => Some((
+                    ProblemKind::MalformedCall,
+                    format!("Fn::Sub text is malformed: {message}"),
+                )),
+            };
+            if let Some((kind, message)) = problem {
+                errors.push(ValidationError {
+                    path: base.render_with(segs),
+                    kind,
+                    message,
+                });
             }
-        }
+        });
         conditions
-    }
-
-    fn check_reference(
-        &mut self,
-        path: String,
-        scope: Scope,
-        kind: RefKind,
-        name: &str,
-        attribute: Option<&str>,
-    ) {
-        let t = self.template;
-        if kind == RefKind::Condition {
-            self.check_condition_name(path, name);
-            return;
-        }
-        let is_resource = t.resources.contains_key(name);
-        let is_value = t.parameters.contains_key(name) || self.pseudo.contains(name);
-        // How the reference reads in a message: `Ref`, `Fn::GetAtt`, `Fn::Sub variable 'X.Y'`.
-        let what = match (kind, attribute) {
-            (RefKind::Sub, Some(attribute)) => format!("Fn::Sub variable '{name}.{attribute}'"),
-            (RefKind::Sub, None) => format!("Fn::Sub variable '{name}'"),
-            (other, _) => other.as_str().to_owned(),
-        };
-        let needs_resource = kind == RefKind::GetAtt || attribute.is_some();
-        if scope == Scope::Condition && (is_resource || needs_resource) {
-            let message = if is_resource {
-                format!(
-                    "{what} to resource '{name}' in a condition (conditions can only use parameters)"
-                )
-            } else {
-                format!("{what} in a condition (conditions can only use parameters)")
-            };
-            self.report(path, ProblemKind::WrongReference, message);
-            return;
-        }
-        if needs_resource {
-            if is_resource {
-                return;
-            }
-            if is_value {
-                self.report(
-                    path,
-                    ProblemKind::WrongReference,
-                    format!("{what} names parameter '{name}', not a resource"),
-                );
-            } else {
-                self.report(
-                    path,
-                    ProblemKind::UnknownReference,
-                    format!("{what} to unknown resource '{name}'"),
-                );
-            }
-            return;
-        }
-        if !is_resource && !is_value {
-            let message = match (scope, kind) {
-                (Scope::Condition, _) => format!("{what} to unknown parameter '{name}'"),
-                (Scope::Value, RefKind::Sub) => {
-                    format!("{what} is not a resource, parameter or local variable")
-                }
-                (Scope::Value, _) => format!("{what} to unknown resource or parameter '{name}'"),
-            };
-            self.report(path, ProblemKind::UnknownReference, message);
-        }
-    }
-
-    fn check_call(&mut self, path: String, function: &str, problem: Option<CallProblem>) {
-        if !SUPPORTED_FUNCTIONS.contains(&function) {
-            self.report(
-                path,
-                ProblemKind::UnsupportedFunction,
-                format!("function '{function}' is not supported"),
-            );
-            return;
-        }
-        match problem {
-            Some(CallProblem::Shape(message)) => {
-                self.report(path, ProblemKind::MalformedCall, message);
-            }
-            Some(CallProblem::UnknownMapping(map))
-                if !self.template.mappings.contains_key(&map) =>
-            {
-                self.report(
-                    path,
-                    ProblemKind::UnknownReference,
-                    format!("Fn::FindInMap names unknown mapping '{map}'"),
-                );
-            }
-            Some(CallProblem::UnknownMapping(_)) | None => {}
-        }
     }
 }
 
-/// An owned copy of what the walk found, so the walk's borrow ends before reporting.
-enum Item {
-    Reference {
-        kind: RefKind,
-        name: String,
-        attribute: Option<String>,
-    },
-    Call {
-        function: String,
-        problem: Option<CallProblem>,
-    },
-    BadSub {
-        message: String,
-    },
+fn condition_name_problem(t: &Template, name: &str) -> Option<String> {
+    (!t.conditions.contains_key(name)).then(|| format!("unknown condition '{name}'"))
+}
+
+/// The problem of one reference, if any.
+fn reference_problem(
+    t: &Template,
+    pseudo: &HashSet<&str>,
+    scope: Scope,
+    kind: RefKind,
+    name: &str,
+    attribute: Option<&str>,
+) -> Option<(ProblemKind, String)> {
+    if kind == RefKind::Condition {
+        return condition_name_problem(t, name).map(|m| (ProblemKind::UnknownReference, m));
+    }
+    let is_resource = t.resources.contains_key(name);
+    let needs_resource = kind == RefKind::GetAtt || attribute.is_some();
+    // The common case, settled without looking further.
+    if is_resource && scope == Scope::Value {
+        return None;
+    }
+    let is_value = t.parameters.contains_key(name) || pseudo.contains(name);
+    // How the reference reads in a message: `Ref`, `Fn::GetAtt`, `Fn::Sub variable 'X.Y'`.
+    let what = || match (kind, attribute) {
+        (RefKind::Sub, Some(attribute)) => format!("Fn::Sub variable '{name}.{attribute}'"),
+        (RefKind::Sub, None) => format!("Fn::Sub variable '{name}'"),
+        (other, _) => other.as_str().to_owned(),
+    };
+    if scope == Scope::Condition && (is_resource || needs_resource) {
+        let what = what();
+        let message = if is_resource {
+            format!(
+                "{what} to resource '{name}' in a condition (conditions can only use parameters)"
+            )
+        } else {
+            format!("{what} in a condition (conditions can only use parameters)")
+        };
+        return Some((ProblemKind::WrongReference, message));
+    }
+    if needs_resource {
+        if is_resource {
+            return None;
+        }
+        let what = what();
+        return Some(if is_value {
+            (
+                ProblemKind::WrongReference,
+                format!("{what} names parameter '{name}', not a resource"),
+            )
+        } else {
+            (
+                ProblemKind::UnknownReference,
+                format!("{what} to unknown resource '{name}'"),
+            )
+        });
+    }
+    if !is_resource && !is_value {
+        let what = what();
+        let message = match (scope, kind) {
+            (Scope::Condition, _) => format!("{what} to unknown parameter '{name}'"),
+            (Scope::Value, RefKind::Sub) => {
+                format!("{what} is not a resource, parameter or local variable")
+            }
+            (Scope::Value, _) => format!("{what} to unknown resource or parameter '{name}'"),
+        };
+        return Some((ProblemKind::UnknownReference, message));
+    }
+    None
+}
+
+/// The problem of one function call, if any.
+fn call_problem_of(t: &Template, function: &str, args: &Expr) -> Option<(ProblemKind, String)> {
+    if !SUPPORTED_FUNCTIONS.contains(&function) {
+        return Some((
+            ProblemKind::UnsupportedFunction,
+            format!("function '{function}' is not supported"),
+        ));
+    }
+    match call_problem(function, args) {
+        Some(CallProblem::Shape(message)) => Some((ProblemKind::MalformedCall, message)),
+        Some(CallProblem::UnknownMapping(map)) if !t.mappings.contains_key(&map) => Some((
+            ProblemKind::UnknownReference,
+            format!("Fn::FindInMap names unknown mapping '{map}'"),
+        )),
+        Some(CallProblem::UnknownMapping(_)) | None => None,
+    }
 }
 
 enum CallProblem {
@@ -461,25 +498,6 @@ enum CallProblem {
     Shape(String),
     /// `Fn::FindInMap` with a literal map name, to look up in `Mappings`.
     UnknownMapping(String),
-}
-
-fn describe(found: Found<'_>) -> Item {
-    match found {
-        Found::Reference {
-            kind,
-            name,
-            attribute,
-        } => Item::Reference {
-            kind,
-            name: name.into_owned(),
-            attribute: attribute.map(|a| a.into_owned()),
-        },
-        Found::Call { function, args } => Item::Call {
-            function: function.to_owned(),
-            problem: call_problem(function, args),
-        },
-        Found::BadSub { message } => Item::BadSub { message },
-    }
 }
 
 fn type_name(expr: &Expr) -> &'static str {

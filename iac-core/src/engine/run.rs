@@ -3,6 +3,8 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +36,7 @@ use crate::state::{
     DeposedObject, JournalEntry, Operation, PendingOperation, ResourcePhase, ResourceState,
     StackState,
 };
-use crate::validate::validate;
+use crate::validate::validate_with_graph;
 
 /// A template checked and resolved against its parameters, ready to plan or apply.
 pub(crate) struct Prepared {
@@ -43,17 +45,46 @@ pub(crate) struct Prepared {
     params: ParamValues,
     pseudo: IndexMap<String, Value>,
     conditions: IndexMap<String, bool>,
-    /// Resources whose condition holds, in dependency order.
-    order: Vec<String>,
-    /// Their dependencies among themselves.
-    deps: HashMap<String, Vec<String>>,
+    /// The resources' dependency graph (node `i` is the template's resource `i`).
+    graph: DepGraph,
+    /// Per template index: whether the resource's condition holds.
+    active: Vec<bool>,
+    /// Template indices of the resources whose condition holds, in dependency order.
+    order: Vec<usize>,
+}
+
+impl Prepared {
+    /// The logical id and spec of the template's resource `i`.
+    fn resource(&self, i: usize) -> (&String, &ResourceSpec) {
+        self.template
+            .resources
+            .get_index(i)
+            .expect("a graph node is a template resource")
+    }
+
+    /// Template indices of the active resources that resource `i` depends on.
+    fn deps(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.graph
+            .dependencies(i)
+            .iter()
+            .copied()
+            .filter(|&d| self.active[d])
+    }
+
+    /// Whether a logical id is an active resource of the template.
+    fn is_active(&self, id: &str) -> bool {
+        self.template
+            .resources
+            .get_index_of(id)
+            .is_some_and(|i| self.active[i])
+    }
 }
 
 pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepared, EngineError> {
     let template = &input.template;
     let pseudo_names = engine.pseudo.names();
     let pseudo_refs: Vec<&str> = pseudo_names.iter().map(String::as_str).collect();
-    validate(
+    let graph = validate_with_graph(
         template,
         &|t: &str| engine.registry.contains(t),
         &pseudo_refs,
@@ -62,30 +93,20 @@ pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepar
     let pseudo = engine.pseudo.for_stack(&input.name);
     let conditions = resolve_conditions(&template.conditions, &params, &pseudo, &template.mappings)
         .map_err(EngineError::Conditions)?;
-    let graph = DepGraph::from_template(template)?;
-    let active = |id: &str| {
-        template.resources[id]
-            .condition
-            .as_ref()
-            .is_none_or(|c| conditions.get(c).copied().unwrap_or(false))
-    };
-    let order: Vec<String> = graph
-        .topological_order()
-        .into_iter()
-        .filter(|id| active(id))
-        .map(str::to_owned)
-        .collect();
-    let deps = order
-        .iter()
-        .map(|id| {
-            let d = graph
-                .dependencies_of(id)
-                .into_iter()
-                .filter(|d| active(d))
-                .map(|d| d.to_string())
-                .collect();
-            (id.clone(), d)
+    let graph = graph?;
+    let active: Vec<bool> = template
+        .resources
+        .values()
+        .map(|spec| {
+            spec.condition
+                .as_ref()
+                .is_none_or(|c| conditions.get(c).copied().unwrap_or(false))
         })
+        .collect();
+    let order: Vec<usize> = graph
+        .topological_indices()
+        .into_iter()
+        .filter(|&i| active[i])
         .collect();
     Ok(Prepared {
         stack: Arc::from(input.name.as_str()),
@@ -93,15 +114,16 @@ pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepar
         params,
         pseudo,
         conditions,
+        graph,
+        active,
         order,
-        deps,
     })
 }
 
 /// Resource values as the state knows them; ids in `unknown` are to be (re)created.
 struct StateLookup<'a> {
     state: &'a StackState,
-    unknown: Option<&'a HashSet<String>>,
+    unknown: Option<&'a FxHashSet<&'a str>>,
 }
 
 impl ResourceLookup for StateLookup<'_> {
@@ -150,7 +172,8 @@ struct Evaluated {
 }
 
 /// Evaluates a resource's properties one by one. `planned` is filled only when asked for:
-/// a resource that has no record yet is created whatever its values are.
+/// a resource that has no record yet is created whatever its values are. With
+/// `want_properties` false (a plan), `clear` and `redacted` stay empty.
 fn evaluate_resource(
     prep: &Prepared,
     lookup: &dyn ResourceLookup,
@@ -158,6 +181,7 @@ fn evaluate_resource(
     id: &str,
     spec: &ResourceSpec,
     want_planned: bool,
+    want_properties: bool,
 ) -> Result<Evaluated, crate::eval::EvalError> {
     let ctx = EvalContext {
         parameters: &prep.params,
@@ -170,13 +194,26 @@ fn evaluate_resource(
     let mut clear = Properties::new();
     let mut redacted = Properties::new();
     let mut planned = Vec::new();
-    let prefix = format!("Resources.{id}.Properties.");
-    let mut path = String::with_capacity(prefix.len() + 32);
+    // "Resources.{id}.Properties.{name}", one buffer for every property.
+    let mut path = String::with_capacity(22 + id.len() + 32);
+    path.push_str("Resources.");
+    path.push_str(id);
+    path.push_str(".Properties.");
+    let prefix = path.len();
     for (name, expr) in &spec.properties {
-        path.clear();
-        path.push_str(&prefix);
+        path.truncate(prefix);
         path.push_str(name);
         match evaluate(expr, &ctx, &path) {
+            Ok(Some(value)) if !want_properties => {
+                if want_planned {
+                    let shown = if secrets {
+                        prep.params.redact(&value, salt)
+                    } else {
+                        value
+                    };
+                    planned.push((name.clone(), PlannedValue::Known(shown)));
+                }
+            }
             Ok(Some(value)) => {
                 if secrets {
                     redacted.insert(name.clone(), prep.params.redact(&value, salt));
@@ -200,7 +237,7 @@ fn evaluate_resource(
             Err(e) => return Err(e),
         }
     }
-    if !secrets {
+    if !secrets && want_properties {
         redacted = clear.clone();
     }
     Ok(Evaluated {
@@ -215,16 +252,17 @@ pub(crate) fn plan(
     prep: &Prepared,
     state: &StackState,
 ) -> Result<Plan, EngineError> {
-    let mut unknown = HashSet::new();
+    let mut unknown = FxHashSet::default();
     let mut resources = Vec::new();
-    for id in &prep.order {
-        let spec = &prep.template.resources[id];
+    for &i in &prep.order {
+        let (id, spec) = prep.resource(i);
         let handler = handler_for(engine, id, &spec.type_name)?;
         let lookup = StateLookup {
             state,
             unknown: Some(&unknown),
         };
-        let planned = evaluate_resource(prep, &lookup, &state.secret_salt, id, spec, true)?.planned;
+        let planned =
+            evaluate_resource(prep, &lookup, &state.secret_salt, id, spec, true, false)?.planned;
         let recorded = state.resources.get(id);
         let (mut action, diffs, mut reason) = decide(
             handler.schema(),
@@ -238,7 +276,7 @@ pub(crate) fn plan(
             reason = Some("an old object of a replacement is still to delete".into());
         }
         if matches!(action, Action::Create | Action::Replace | Action::Resume) {
-            unknown.insert(id.clone());
+            unknown.insert(id.as_str());
         }
         resources.push(ResourcePlan {
             logical_id: id.clone(),
@@ -249,12 +287,11 @@ pub(crate) fn plan(
             reason,
         });
     }
-    let active: HashSet<&str> = prep.order.iter().map(String::as_str).collect();
     for (id, rec) in state
         .resources
         .iter()
         .rev()
-        .filter(|(id, _)| !active.contains(id.as_str()))
+        .filter(|(id, _)| !prep.is_active(id))
     {
         let action = if rec.deletion_policy == DeletionPolicy::Retain {
             Action::Forget
@@ -384,7 +421,7 @@ struct Member {
 struct Poller {
     handler: Arc<dyn ResourceHandler>,
     endpoint: usize,
-    members: HashMap<usize, Member>,
+    members: FxHashMap<usize, Member>,
     timer_at: Option<Instant>,
 }
 
@@ -433,20 +470,20 @@ struct Runner<'a> {
     timer_seq: u64,
     job_timers: usize,
     pollers: Vec<Poller>,
-    poller_index: HashMap<Arc<str>, usize>,
+    poller_index: FxHashMap<Arc<str>, usize>,
     /// One shared name per type, for nodes and events.
-    type_names: HashMap<String, Arc<str>>,
+    type_names: FxHashMap<String, Arc<str>>,
     limiters: Vec<RateLimiter>,
-    endpoint_index: HashMap<String, usize>,
+    endpoint_index: FxHashMap<String, usize>,
     rng: StdRng,
     journal: Vec<JournalEntry>,
     halted: bool,
     cancelled: bool,
     /// Logical ids this run created an object for (rollback deletes them).
     created: Vec<Arc<str>>,
-    statuses: HashMap<Arc<str>, Status>,
+    statuses: FxHashMap<Arc<str>, Status>,
     /// Logical ids the state held when the run started.
-    initial_ids: HashSet<String>,
+    initial_ids: FxHashSet<String>,
     failures: Vec<ResourceFailure>,
     skipped: Vec<String>,
     left_behind: Vec<String>,
@@ -482,16 +519,16 @@ impl<'a> Runner<'a> {
             timer_seq: 0,
             job_timers: 0,
             pollers: Vec::new(),
-            poller_index: HashMap::new(),
-            type_names: HashMap::new(),
+            poller_index: FxHashMap::default(),
+            type_names: FxHashMap::default(),
             limiters: Vec::new(),
-            endpoint_index: HashMap::new(),
+            endpoint_index: FxHashMap::default(),
             rng,
             journal: Vec::new(),
             halted: false,
             cancelled: false,
             created: Vec::new(),
-            statuses: HashMap::new(),
+            statuses: FxHashMap::default(),
             failures: Vec::new(),
             skipped: Vec::new(),
             left_behind: Vec::new(),
@@ -618,7 +655,7 @@ impl<'a> Runner<'a> {
         self.pollers.push(Poller {
             handler: Arc::clone(handler),
             endpoint,
-            members: HashMap::new(),
+            members: FxHashMap::default(),
             timer_at: None,
         });
         self.poller_index
@@ -756,14 +793,21 @@ impl<'a> Runner<'a> {
         }
         let prep = self.prep.expect("the forward phase has a template");
         let id = Arc::clone(&self.nodes[n].id);
-        let spec = &prep.template.resources[&*id];
+        let spec = prep.resource(prep.order[n]).1;
         let lookup = StateLookup {
             state: &self.state,
             unknown: None,
         };
         let recorded = self.state.resources.contains_key(&*id);
-        let evaluated =
-            evaluate_resource(prep, &lookup, &self.state.secret_salt, &id, spec, recorded);
+        let evaluated = evaluate_resource(
+            prep,
+            &lookup,
+            &self.state.secret_salt,
+            &id,
+            spec,
+            recorded,
+            true,
+        );
         let Evaluated {
             clear,
             redacted,
@@ -797,7 +841,10 @@ impl<'a> Runner<'a> {
                 .0
             }
         };
-        let deps = prep.deps.get(&*id).cloned().unwrap_or_default();
+        let deps: Vec<String> = prep
+            .deps(prep.order[n])
+            .map(|d| prep.graph.id(d).to_owned())
+            .collect();
         let node = &mut self.nodes[n];
         node.clear = Arc::new(clear);
         let rec = self
@@ -1567,27 +1614,17 @@ impl<'a> Runner<'a> {
     }
 
     fn forward_nodes(&mut self, prep: &Prepared) -> Result<PhaseNodes, EngineError> {
-        let index: HashMap<&str, usize> = prep
-            .order
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
+        // Node `n` is the template's resource `prep.order[n]`.
+        let mut position = vec![usize::MAX; prep.active.len()];
+        for (n, &i) in prep.order.iter().enumerate() {
+            position[i] = n;
+        }
         let mut nodes = Vec::with_capacity(prep.order.len());
         let mut deps: Vec<Vec<usize>> = Vec::with_capacity(prep.order.len());
-        for id in &prep.order {
-            let spec = &prep.template.resources[id];
+        for &i in &prep.order {
+            let (id, spec) = prep.resource(i);
             nodes.push(self.new_node(id, &spec.type_name, VecDeque::new(), Verb::Create)?);
-            deps.push(
-                prep.deps
-                    .get(id)
-                    .map(|d| {
-                        d.iter()
-                            .filter_map(|d| index.get(d.as_str()).copied())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            );
+            deps.push(prep.deps(i).map(|d| position[d]).collect());
         }
         // Priority: the longest chain of work still behind a node (critical path first).
         let cost: Vec<u64> = nodes
@@ -1822,19 +1859,18 @@ pub(crate) async fn apply(
     let mut outputs = IndexMap::new();
     if !forward_failed && !runner.cancelled {
         // Resources that left the template, and old objects of replacements.
-        let active: HashSet<&str> = prep.order.iter().map(String::as_str).collect();
         let removed: Vec<String> = runner
             .state
             .resources
             .keys()
-            .filter(|id| !active.contains(id.as_str()))
+            .filter(|id| !prep.is_active(id))
             .cloned()
             .collect();
         let deposed: Vec<String> = runner
             .state
             .resources
             .iter()
-            .filter(|(id, r)| active.contains(id.as_str()) && !r.deposed.is_empty())
+            .filter(|(id, r)| !r.deposed.is_empty() && prep.is_active(id))
             .map(|(id, _)| id.clone())
             .collect();
         if !removed.is_empty() || !deposed.is_empty() {

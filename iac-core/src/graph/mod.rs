@@ -29,13 +29,14 @@ use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 
 use indexmap::IndexMap;
+use rustc_hash::FxHashMap;
 use thiserror::Error;
 
 use crate::model::Template;
 use crate::provider::ErrorKind;
 
 pub use queue::{DepQueue, NodeState, QueueError};
-pub(crate) use refs::{Found, Seg, join_key, render_path, walk, walk_map};
+pub(crate) use refs::{Found, Seg, join_key, push_key, render_path, walk, walk_map};
 pub use refs::{RefKind, Reference, map_references_at, references, references_at};
 
 /// A dependency cycle: logical ids, starting and ending at the cycle's first id in template
@@ -167,7 +168,7 @@ impl Adjacency {
 #[derive(Debug, Clone)]
 pub struct DepGraph {
     ids: Vec<String>,
-    index: HashMap<String, usize>,
+    index: FxHashMap<String, usize>,
     /// Node → the nodes it depends on.
     dependencies: Adjacency,
     /// Node → the nodes that depend on it.
@@ -434,7 +435,7 @@ impl DepGraph {
     }
 }
 
-fn index_of_ids(ids: &[String]) -> HashMap<String, usize> {
+fn index_of_ids(ids: &[String]) -> FxHashMap<String, usize> {
     ids.iter()
         .enumerate()
         .map(|(i, id)| (id.clone(), i))
@@ -546,6 +547,8 @@ fn shortest_cycle(graph: &Adjacency, start: usize, component: &[usize]) -> Vec<u
 }
 
 /// Tarjan's algorithm without recursion (a 100,000-node chain must not overflow the stack).
+/// Only the components that hold a cycle are returned: those of several nodes, and single
+/// nodes that depend on themselves.
 fn strongly_connected(graph: &Adjacency) -> Vec<Vec<usize>> {
     const UNVISITED: usize = usize::MAX;
     let n = graph.len();
@@ -589,6 +592,16 @@ fn strongly_connected(graph: &Adjacency) -> Vec<Vec<usize>> {
                 low[parent] = low[parent].min(low[node]);
             }
             if low[node] == index[node] {
+                if stack.last() == Some(&node) {
+                    // A component of one node, the common case: no cycle unless it depends
+                    // on itself, and no allocation.
+                    stack.pop();
+                    on_stack[node] = false;
+                    if graph.of(node).contains(&node) {
+                        components.push(vec![node]);
+                    }
+                    continue;
+                }
                 let mut component = Vec::new();
                 while let Some(w) = stack.pop() {
                     on_stack[w] = false;
