@@ -8,18 +8,22 @@ use iac_core::engine::{Engine, RunOptions, StackInput};
 use iac_core::memory::{MemoryCloud, MemoryConfig};
 use iac_core::state::MemoryStateStore;
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let n: usize = args
-        .next()
-        .map(|a| a.parse().expect("a number of resources"))
-        .unwrap_or(10_000);
+    let n: usize = match args.next() {
+        Some(a) => a
+            .parse()
+            .map_err(|_| format!("the first argument is a number of resources, not '{a}'"))?,
+        None => 10_000,
+    };
     let what = args.next().unwrap_or_else(|| "both".to_owned());
+    if !matches!(what.as_str(), "plan" | "apply" | "both") {
+        return Err(format!("the second argument is plan, apply or both, not '{what}'").into());
+    }
     let input = StackInput::new("bench", tree_template(n));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
-        .build()
-        .expect("a runtime");
+        .build()?;
     let cloud = MemoryCloud::new(MemoryConfig {
         enforce_references: false,
         ..Default::default()
@@ -33,19 +37,18 @@ fn main() {
     let start = std::time::Instant::now();
     rt.block_on(async {
         if what != "apply" {
-            let plan = engine.plan(&input).await.expect("plan");
+            let plan = engine.plan(&input).await?;
             assert_eq!(plan.resources.len(), n);
         }
         if what != "plan" {
-            engine
-                .apply(&input, RunOptions::default())
-                .await
-                .expect("apply");
+            engine.apply(&input, RunOptions::default()).await?;
             assert_eq!(cloud.len(), n);
         }
-    });
+        Ok::<(), iac_core::engine::EngineError>(())
+    })?;
     eprintln!(
         "{what} at {n}: {:.2} µs per resource",
         start.elapsed().as_secs_f64() * 1e6 / n as f64
     );
+    Ok(())
 }

@@ -551,6 +551,9 @@ mod tests {
             "a new state, new tokens"
         );
         assert!(salted.as_str().len() <= ClientToken::MAX_LEN);
+        // The salted token is the plain derivation over "salt\0stack": tokens recorded in
+        // states before the two were computed separately stay valid.
+        assert_eq!(salted, ClientToken::derive("salt-1\0stack", "Vpc", 1));
         assert_eq!(a.as_str().len(), ClientToken::MAX_LEN);
         assert!(ClientToken::parse(a.as_str()).is_some());
         assert!(ClientToken::parse(&"x".repeat(65)).is_none());
