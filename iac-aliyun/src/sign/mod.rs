@@ -73,6 +73,11 @@ const UNRESERVED: [bool; 256] = {
     table
 };
 
+/// Whether a byte stays as it is (table lookup).
+pub(crate) fn is_unreserved(b: u8) -> bool {
+    UNRESERVED[usize::from(b)]
+}
+
 /// Appends `text` percent-encoded, every reserved byte as `escape` followed by two upper-case
 /// hex digits: `escape` is `%` to encode once and `%25` to encode twice in one pass (the `%`
 /// of `%XX`, encoded again, is `%25`). Runs of unreserved bytes are copied whole.
