@@ -888,6 +888,54 @@ impl Oss {
         Ok(keys)
     }
 
+    /// Sets a bucket's tags (`PUT /?tagging`), replacing the ones it had.
+    pub async fn put_bucket_tags(
+        &self,
+        bucket: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), ApiError> {
+        use base64::Engine as _;
+        use md5::Digest as _;
+        let escape = |t: &str| {
+            t.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let set: String = tags
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+                    escape(k),
+                    escape(v)
+                )
+            })
+            .collect();
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Tagging><TagSet>{set}</TagSet></Tagging>"
+        )
+        .into_bytes();
+        let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&body));
+        let headers = vec![
+            ("Content-MD5".to_owned(), md5),
+            ("Content-Type".to_owned(), "application/xml".to_owned()),
+        ];
+        let sub = [("tagging".to_owned(), String::new())];
+        self.send(
+            "PutBucketTags",
+            reqwest::Method::PUT,
+            Target {
+                bucket,
+                key: "",
+                sub: &sub,
+            },
+            headers,
+            body,
+        )
+        .await
+        .map(drop)
+    }
+
     /// Uploads an object, with its `Content-MD5` so the server checks it arrived whole.
     pub async fn put_object(
         &self,

@@ -279,6 +279,13 @@ async fn a_stack_of_every_type_applies_replans_to_nothing_scales_updates_and_des
         inv.security_groups[0].rules.len() >= 2,
         "the inline rule and the SecurityGroupIngress resource"
     );
+    assert!(
+        inv.buckets[0]
+            .tags
+            .contains(&("iac:stack".to_owned(), "all-types".to_owned())),
+        "the bucket is tagged: {:?}",
+        inv.buckets[0].tags
+    );
     let fs = &inv.file_systems[0];
     assert!(
         fs.tags

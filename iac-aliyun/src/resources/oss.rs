@@ -15,7 +15,7 @@ use iac_core::provider::{
 };
 use serde_json::json;
 
-use super::{api, boolean, changed, endpoint_key, required, text};
+use super::{api, boolean, changed, endpoint_key, required, tags, text};
 use crate::client::{BucketAcl, Client};
 use crate::endpoints::Product;
 
@@ -151,6 +151,12 @@ impl ResourceHandler for BucketHandler {
             }
             Err(e) => return Err(api(e)),
         }
+        // Tagged like every created object, so it can be found again.
+        self.client
+            .oss()
+            .put_bucket_tags(&bucket, &tags(request.stack, request.logical_id))
+            .await
+            .map_err(api)?;
         Ok(Created {
             physical_id: PhysicalId::new(bucket.as_str()),
             readiness: self.ready(&bucket),

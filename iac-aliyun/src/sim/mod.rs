@@ -389,6 +389,8 @@ pub struct SimBucket {
     pub name: String,
     /// `private`, `public-read` or `public-read-write`.
     pub acl: String,
+    /// Its tags.
+    pub tags: Vec<(String, String)>,
     /// Its objects, by key.
     pub objects: Vec<SimObject>,
 }

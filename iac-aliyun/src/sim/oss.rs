@@ -197,6 +197,8 @@ pub(crate) fn authenticate(
         ("PUT", false, true) if has("acl") => Some("PutBucketAcl"),
         ("GET", false, true) if has("acl") => Some("GetBucketAcl"),
         ("GET", false, true) if has("bucketInfo") => Some("GetBucketInfo"),
+        ("PUT", false, true) if has("tagging") => Some("PutBucketTags"),
+        ("GET", false, true) if has("tagging") => Some("GetBucketTags"),
         (_, false, true) if subs.iter().any(|(k, _)| k != "acl") => None,
         ("PUT", false, true) => Some("PutBucket"),
         ("DELETE", false, true) => Some("DeleteBucket"),
@@ -223,6 +225,63 @@ pub(crate) fn authenticate(
         headers,
         body: body.clone(),
     })
+}
+
+/// The tags of a `<Tagging><TagSet><Tag><Key/><Value/></Tag>…</TagSet></Tagging>` body: at
+/// most 20, keys 1–128 characters, unique.
+fn tags_from_xml(body: &[u8]) -> Res<Vec<(String, String)>> {
+    let malformed = |why: &str| {
+        CloudError::new(
+            400,
+            "MalformedXML",
+            format!("The XML you provided was not well-formed: {why}."),
+        )
+    };
+    let text = std::str::from_utf8(body).map_err(|_| malformed("not UTF-8"))?;
+    let field = |part: &str, tag: &str| -> Option<String> {
+        let start = part.find(&format!("<{tag}>"))? + tag.len() + 2;
+        let end = part[start..].find(&format!("</{tag}>"))? + start;
+        Some(xml_unescape(&part[start..end]))
+    };
+    if !text.contains("<Tagging>") {
+        return Err(malformed("no Tagging element"));
+    }
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for part in text.split("<Tag>").skip(1) {
+        let key = field(part, "Key").ok_or_else(|| malformed("a Tag without a Key"))?;
+        let value = field(part, "Value").unwrap_or_default();
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(CloudError::new(
+                400,
+                "InvalidTag",
+                format!("The tag key \"{key}\" must be 1 to 128 characters."),
+            ));
+        }
+        if tags.iter().any(|(k, _)| *k == key) {
+            return Err(CloudError::new(
+                400,
+                "InvalidTag",
+                format!("The tag key \"{key}\" is given twice."),
+            ));
+        }
+        tags.push((key, value));
+    }
+    if tags.len() > 20 {
+        return Err(CloudError::new(
+            400,
+            "InvalidTag",
+            "A bucket has at most 20 tags.",
+        ));
+    }
+    Ok(tags)
+}
+
+fn xml_unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 fn valid_bucket_name(name: &str) -> bool {
@@ -286,6 +345,7 @@ pub(crate) fn perform(state: &mut State, req: &OssRequest) -> Res<OssAnswer> {
             state.buckets.push(Bucket {
                 name: name.to_owned(),
                 acl,
+                tags: Vec::new(),
                 objects: BTreeMap::new(),
                 creation_date: chrono::Utc::now()
                     .format("%Y-%m-%dT%H:%M:%S.000Z")
@@ -321,6 +381,26 @@ pub(crate) fn perform(state: &mut State, req: &OssRequest) -> Res<OssAnswer> {
         "PutBucketAcl" => {
             bucket.acl = acl_from(req, None)?;
             Ok(OssAnswer::empty(200))
+        }
+        "PutBucketTags" => {
+            bucket.tags = tags_from_xml(&req.body)?;
+            Ok(OssAnswer::empty(200))
+        }
+        "GetBucketTags" => {
+            let tags: String = bucket
+                .tags
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+                        xml_escape(k),
+                        xml_escape(v)
+                    )
+                })
+                .collect();
+            Ok(OssAnswer::xml(format!(
+                "{XML_HEAD}<Tagging><TagSet>{tags}</TagSet></Tagging>"
+            )))
         }
         "GetBucketInfo" => Ok(OssAnswer::xml(format!(
             "{XML_HEAD}<BucketInfo><Bucket><CreationDate>{}</CreationDate><ExtranetEndpoint>oss-{region}.aliyuncs.com</ExtranetEndpoint><IntranetEndpoint>oss-{region}-internal.aliyuncs.com</IntranetEndpoint><Location>oss-{region}</Location><Name>{}</Name><StorageClass>Standard</StorageClass>{OWNER}<AccessControlList><Grant>{}</Grant></AccessControlList></Bucket></BucketInfo>",

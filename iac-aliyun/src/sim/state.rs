@@ -304,6 +304,9 @@ pub(crate) struct Object {
 pub(crate) struct Bucket {
     pub name: String,
     pub acl: String,
+    /// Tags set by `PutBucketTags`.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
     pub objects: BTreeMap<String, Object>,
     pub creation_date: String,
 }
@@ -517,6 +520,7 @@ impl State {
                 .map(|b| SimBucket {
                     name: b.name.clone(),
                     acl: b.acl.clone(),
+                    tags: b.tags.clone(),
                     objects: b
                         .objects
                         .iter()
