@@ -204,6 +204,49 @@ pub(crate) fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> iac_core::prov
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
+/// What the handlers' unit tests share: a client aimed at a closed port (so a test that
+/// reaches the network fails), property maps from JSON, and a create that must be refused.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use iac_core::provider::{
+        ClientToken, CreateRequest, HandlerError, Properties, ResourceHandler,
+    };
+    use serde_json::Value;
+
+    use crate::client::{Client, ClientConfig};
+    use crate::sign::AccessKey;
+
+    pub(crate) fn client() -> Client {
+        Client::new(
+            ClientConfig::new("cn-hangzhou", AccessKey::new("id", "secret"))
+                .with_endpoint("http://127.0.0.1:9"),
+        )
+        .expect("a client")
+    }
+
+    pub(crate) fn props(value: Value) -> Properties {
+        value.as_object().cloned().expect("an object")
+    }
+
+    pub(crate) async fn create_error(
+        handler: &dyn ResourceHandler,
+        properties: Value,
+    ) -> HandlerError {
+        let properties = props(properties);
+        let token = ClientToken::derive("s", "L", 1);
+        let request = CreateRequest {
+            stack: "s",
+            logical_id: "L",
+            properties: &properties,
+            client_token: &token,
+        };
+        handler
+            .create(request)
+            .await
+            .expect_err("the properties are refused")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

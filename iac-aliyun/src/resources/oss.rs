@@ -222,37 +222,13 @@ impl ResourceHandler for BucketHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ClientConfig;
-    use crate::sign::AccessKey;
-    use iac_core::provider::{ClientToken, ErrorKind};
+    use crate::resources::test_support::client;
+    use iac_core::provider::ErrorKind;
     use serde_json::Value;
 
-    fn client() -> Client {
-        Client::new(
-            ClientConfig::new("cn-hangzhou", AccessKey::new("id", "secret"))
-                .with_endpoint("http://127.0.0.1:9"),
-        )
-        .expect("a client")
-    }
-
-    fn props(value: Value) -> Properties {
-        value.as_object().cloned().expect("an object")
-    }
-
     async fn create_error(properties: Value) -> HandlerError {
-        let handler = BucketHandler::new(client());
-        let properties = props(properties);
-        let token = ClientToken::derive("s", "L", 1);
-        let request = CreateRequest {
-            stack: "s",
-            logical_id: "L",
-            properties: &properties,
-            client_token: &token,
-        };
-        handler
-            .create(request)
+        crate::resources::test_support::create_error(&BucketHandler::new(client()), properties)
             .await
-            .expect_err("the properties are refused")
     }
 
     #[test]

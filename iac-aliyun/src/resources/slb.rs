@@ -1097,36 +1097,8 @@ impl ResourceHandler for BackendServerAttachmentHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ClientConfig;
-    use crate::sign::AccessKey;
-    use iac_core::provider::{ClientToken, ErrorKind};
-
-    fn client() -> Client {
-        Client::new(
-            ClientConfig::new("cn-hangzhou", AccessKey::new("id", "secret"))
-                .with_endpoint("http://127.0.0.1:9"),
-        )
-        .expect("a client")
-    }
-
-    fn props(value: Value) -> Properties {
-        value.as_object().cloned().expect("an object")
-    }
-
-    async fn create_error(handler: &dyn ResourceHandler, properties: Value) -> HandlerError {
-        let properties = props(properties);
-        let token = ClientToken::derive("s", "L", 1);
-        let request = CreateRequest {
-            stack: "s",
-            logical_id: "L",
-            properties: &properties,
-            client_token: &token,
-        };
-        handler
-            .create(request)
-            .await
-            .expect_err("the properties are refused")
-    }
+    use crate::resources::test_support::{client, create_error, props};
+    use iac_core::provider::ErrorKind;
 
     #[test]
     fn schemas_name_the_getatt_attributes_and_are_strict() {
