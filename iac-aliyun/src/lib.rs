@@ -14,8 +14,9 @@
 //! - `sim` (feature `sim`, on by default): a simulated Alibaba Cloud on 127.0.0.1 that speaks
 //!   the same wire protocol, so that examples and tests run with no account.
 //!
-//! Not written yet, and nothing here pretends otherwise: ROS template import/export and the
-//! ROS service deployer.
+//! ROS templates are read and written by `iac_core::loader` (the model is ROS-shaped). Not
+//! written yet, and nothing here pretends otherwise: deploying a stack through the ROS
+//! service itself (`CreateStack`, its events and outputs).
 //!
 //! # Example
 //!
