@@ -349,7 +349,7 @@ mod tests {
             type_name: "T::X".into(),
             physical_id: Some(PhysicalId::new("x-1")),
             phase: ResourcePhase::Ready,
-            properties: props.as_object().cloned().unwrap(),
+            properties: std::sync::Arc::new(props.as_object().cloned().unwrap()),
             attributes: Default::default(),
             depends_on: vec![],
             generation: 1,

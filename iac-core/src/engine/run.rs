@@ -161,12 +161,19 @@ impl ResourceLookup for StateLookup<'_> {
     }
 }
 
+/// An empty property map, shared (an `Arc::default()` would allocate each time).
+fn no_properties() -> Arc<Properties> {
+    static EMPTY: std::sync::LazyLock<Arc<Properties>> = std::sync::LazyLock::new(Arc::default);
+    Arc::clone(&EMPTY)
+}
+
 /// A resource's evaluated properties.
 struct Evaluated {
     /// In clear, to send.
-    clear: Properties,
-    /// With secrets replaced by digests, to compare and store.
-    redacted: Properties,
+    clear: Arc<Properties>,
+    /// With secrets replaced by digests, to compare and store (the same map as `clear` when
+    /// the stack has no secret parameter).
+    redacted: Arc<Properties>,
     /// Per property, in template order, what the planner compares (only when asked for).
     planned: Vec<(String, PlannedValue)>,
 }
@@ -237,9 +244,12 @@ fn evaluate_resource(
             Err(e) => return Err(e),
         }
     }
-    if !secrets && want_properties {
-        redacted = clear.clone();
-    }
+    let clear = Arc::new(clear);
+    let redacted = if secrets {
+        Arc::new(redacted)
+    } else {
+        Arc::clone(&clear)
+    };
     Ok(Evaluated {
         clear,
         redacted,
@@ -391,10 +401,10 @@ struct Node {
     /// Evaluated properties in clear, for a create or an update.
     clear: Arc<Properties>,
     /// The same, redacted, to record once an update succeeds.
-    redacted: Properties,
+    redacted: Arc<Properties>,
     /// For a delete-before-create replacement: the new properties, redacted, recorded when
     /// the create half starts.
-    replacement: Option<Properties>,
+    replacement: Option<Arc<Properties>>,
     attempt: u32,
     op_started: Instant,
     slot_reserved: bool,
@@ -690,8 +700,8 @@ impl<'a> Runner<'a> {
             poller,
             steps,
             verb,
-            clear: Arc::default(),
-            redacted: Properties::new(),
+            clear: no_properties(),
+            redacted: no_properties(),
             replacement: None,
             attempt: 0,
             op_started: Instant::now(),
@@ -846,7 +856,7 @@ impl<'a> Runner<'a> {
             .map(|d| prep.graph.id(d).to_owned())
             .collect();
         let node = &mut self.nodes[n];
-        node.clear = Arc::new(clear);
+        node.clear = clear;
         let rec = self
             .state
             .resources
@@ -855,7 +865,7 @@ impl<'a> Runner<'a> {
                 type_name: spec.type_name.clone(),
                 physical_id: None,
                 phase: ResourcePhase::Creating,
-                properties: Properties::new(),
+                properties: no_properties(),
                 attributes: Default::default(),
                 depends_on: Vec::new(),
                 generation: 0,
@@ -1026,7 +1036,7 @@ impl<'a> Runner<'a> {
                 let props = if self.phase == Phase::Forward {
                     Arc::clone(&self.nodes[n].clear)
                 } else {
-                    Arc::new(rec.properties.clone())
+                    Arc::clone(&rec.properties)
                 };
                 self.put(&id);
                 Box::pin(async move {
@@ -1277,7 +1287,7 @@ impl<'a> Runner<'a> {
             }
             CallResult::Update(Ok(updated)) => {
                 self.limiters[endpoint].on_success();
-                let redacted = std::mem::take(&mut self.nodes[n].redacted);
+                let redacted = std::mem::replace(&mut self.nodes[n].redacted, no_properties());
                 let rec = self.record(&id);
                 rec.properties = redacted;
                 rec.pending = None;

@@ -159,8 +159,8 @@ pub struct PendingOperation {
 pub struct DeposedObject {
     /// Its physical id.
     pub physical_id: PhysicalId,
-    /// Its last properties (redacted).
-    pub properties: Properties,
+    /// Its last properties (redacted; shared, serialized as the map itself).
+    pub properties: Arc<Properties>,
 }
 
 /// One resource in the state.
@@ -173,9 +173,10 @@ pub struct ResourceState {
     pub physical_id: Option<PhysicalId>,
     /// Where it stands.
     pub phase: ResourcePhase,
-    /// The properties it was created or last updated with (redacted).
+    /// The properties it was created or last updated with (redacted; shared with the
+    /// journal and the request when they are the same, serialized as the map itself).
     #[serde(default)]
-    pub properties: Properties,
+    pub properties: Arc<Properties>,
     /// Its attributes, as last read.
     #[serde(default)]
     pub attributes: Attributes,
