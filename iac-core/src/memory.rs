@@ -316,7 +316,7 @@ impl ResourceHandler for MemoryHandler {
         let id = {
             let mut inner = cloud.lock();
             if let Some((id, props)) = inner.tokens.get(request.client_token.as_str()) {
-                if **props != *request.properties {
+                if **props != **request.properties {
                     return Err(HandlerError::invalid(format!(
                         "IdempotentParameterMismatch: token {} was used with other parameters",
                         request.client_token
@@ -336,7 +336,7 @@ impl ResourceHandler for MemoryHandler {
                 }
                 let id = PhysicalId(format!("{ID_PREFIX}{}", inner.next_id));
                 inner.next_id += 1;
-                let properties = Arc::new(request.properties.clone());
+                let properties = Arc::clone(request.properties);
                 inner.objects.insert(
                     id.clone(),
                     MemoryObject {
@@ -497,7 +497,7 @@ mod tests {
         let req = CreateRequest {
             stack: "s",
             logical_id: "A",
-            properties: &p,
+            properties: &Arc::new((p).clone()),
             client_token: &token,
         };
         let first = h.create(req.clone()).await.unwrap();
@@ -514,7 +514,7 @@ mod tests {
         let mismatch = CreateRequest {
             stack: "s",
             logical_id: "A",
-            properties: &other,
+            properties: &Arc::new((other).clone()),
             client_token: &token,
         };
         assert_eq!(
@@ -532,7 +532,7 @@ mod tests {
             .create(CreateRequest {
                 stack: "s",
                 logical_id: "A",
-                properties: &Properties::new(),
+                properties: &Arc::new((Properties::new()).clone()),
                 client_token: &t1,
             })
             .await
@@ -543,7 +543,7 @@ mod tests {
             .create(CreateRequest {
                 stack: "s",
                 logical_id: "B",
-                properties: &pb,
+                properties: &Arc::new((pb).clone()),
                 client_token: &t2,
             })
             .await
@@ -563,7 +563,7 @@ mod tests {
             .create(CreateRequest {
                 stack: "s",
                 logical_id: "C",
-                properties: &dangling,
+                properties: &Arc::new((dangling).clone()),
                 client_token: &t3,
             })
             .await

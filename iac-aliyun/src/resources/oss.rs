@@ -246,7 +246,7 @@ mod tests {
         let request = CreateRequest {
             stack: "s",
             logical_id: "L",
-            properties: &properties,
+            properties: &std::sync::Arc::new(properties.clone()),
             client_token: &token,
         };
         handler
