@@ -866,7 +866,7 @@ impl<'a> Runner<'a> {
                 physical_id: None,
                 phase: ResourcePhase::Creating,
                 properties: no_properties(),
-                attributes: Default::default(),
+                attributes: no_properties(),
                 depends_on: Vec::new(),
                 generation: 0,
                 deletion_policy: spec.deletion_policy,
@@ -928,7 +928,7 @@ impl<'a> Runner<'a> {
                     }
                     rec.type_name = spec.type_name.clone();
                     rec.properties = redacted;
-                    rec.attributes.clear();
+                    rec.attributes = no_properties();
                     rec.pending = None;
                     node.steps = VecDeque::from([Step::Create]);
                 }
@@ -1271,7 +1271,8 @@ impl<'a> Runner<'a> {
                 rec.pending = None;
                 if let Readiness::Ready(attributes) = created.readiness {
                     // The common case: journal the outcome alone, not the whole record.
-                    rec.attributes = attributes.clone();
+                    let attributes = Arc::new(attributes);
+                    rec.attributes = Arc::clone(&attributes);
                     rec.phase = ResourcePhase::Ready;
                     rec.failure = None;
                     self.journal.push(JournalEntry::Ready {
@@ -1447,7 +1448,7 @@ impl<'a> Runner<'a> {
         match readiness {
             Readiness::Ready(attributes) => {
                 let rec = self.record(&id);
-                rec.attributes = attributes;
+                rec.attributes = Arc::new(attributes);
                 rec.phase = ResourcePhase::Ready;
                 self.put(&id);
                 self.complete_step(n);
@@ -1486,7 +1487,7 @@ impl<'a> Runner<'a> {
                 let rec = self.record(&id);
                 rec.physical_id = None;
                 rec.pending = None;
-                rec.attributes.clear();
+                rec.attributes = no_properties();
                 self.put(&id);
             }
             DeleteTarget::Deposed(pid) => {
@@ -1842,6 +1843,7 @@ pub(crate) async fn apply(
 ) -> Result<Report, EngineError> {
     let existed = !state.resources.is_empty();
     let mut runner = Runner::new(engine, Some(&prep), state, options);
+    runner.state.reserve_for(&prep.template);
     runner.state.template = Some(Arc::clone(&prep.template));
     runner.journal.push(JournalEntry::Template {
         template: Arc::clone(&prep.template),

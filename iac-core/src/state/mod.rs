@@ -102,8 +102,21 @@ impl StackState {
                 }
             }
             JournalEntry::Outputs { outputs } => self.outputs = outputs,
-            JournalEntry::Template { template } => self.template = Some(template),
+            JournalEntry::Template { template } => {
+                self.reserve_for(&template);
+                self.template = Some(template);
+            }
         }
+    }
+
+    /// Makes room for every resource of `template` at once: an apply records at most
+    /// those, and growing by doubling would leave up to half the map's room unused.
+    pub fn reserve_for(&mut self, template: &Template) {
+        let more = template
+            .resources
+            .len()
+            .saturating_sub(self.resources.len());
+        self.resources.reserve_exact(more);
     }
 
     /// True when any resource has an operation that did not finish.
@@ -177,9 +190,9 @@ pub struct ResourceState {
     /// journal and the request when they are the same, serialized as the map itself).
     #[serde(default)]
     pub properties: Arc<Properties>,
-    /// Its attributes, as last read.
+    /// Its attributes, as last read (shared with the journal; serialized as the map itself).
     #[serde(default)]
-    pub attributes: Attributes,
+    pub attributes: Arc<Attributes>,
     /// Logical ids it depended on when last applied (destroy order without a template).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
@@ -218,8 +231,8 @@ pub enum JournalEntry {
         logical_id: String,
         /// The object's id.
         physical_id: PhysicalId,
-        /// Its attributes.
-        attributes: Attributes,
+        /// Its attributes (shared with the record).
+        attributes: Arc<Attributes>,
     },
     /// Forgets a resource (deleted or retained).
     Remove {
