@@ -261,7 +261,9 @@ impl MemoryCloud {
 
 /// `Id`, and the properties the schema names as attributes.
 fn attributes(id: &PhysicalId, properties: &Properties, names: &[String]) -> Attributes {
-    let mut attrs = Attributes::new();
+    // Room for every entry at once: a map grown one insert at a time keeps room for three.
+    let found = names.iter().filter(|n| properties.contains_key(*n)).count();
+    let mut attrs = Attributes::with_capacity(found + 1);
     for name in names {
         if let Some(value) = properties.get(name) {
             attrs.insert(name.clone(), value.clone());

@@ -1511,7 +1511,7 @@ impl<'a> Runner<'a> {
     }
 
     fn complete_node(&mut self, n: usize) {
-        self.nodes[n].clear = Arc::default();
+        self.nodes[n].clear = no_properties();
         self.nodes[n].steps = VecDeque::new();
         let (_, complete, _) = self.nodes[n].verb.statuses();
         self.emit(n, complete, None);
