@@ -1729,12 +1729,32 @@ impl<'a> Runner<'a> {
         Ok((nodes, deps))
     }
 
-    fn report(&self, status: Status, outputs: IndexMap<String, Value>) -> Report {
-        let mut resources: Vec<ResourceSummary> = self
-            .state
-            .resources
-            .iter()
-            .map(|(id, rec)| ResourceSummary {
+    /// The run's report. The run is over: it releases the nodes first, so that the report's
+    /// copies do not add to the run's peak of memory.
+    fn report(&mut self, status: Status, outputs: IndexMap<String, Value>) -> Report {
+        let mut deleted: Vec<ResourceSummary> = Vec::new();
+        for (id, status) in &self.statuses {
+            if !self.state.resources.contains_key(&**id) && *status == Status::DeleteComplete {
+                let type_name = self
+                    .nodes
+                    .iter()
+                    .find(|n| n.id == *id)
+                    .map(|n| n.type_name.to_string())
+                    .unwrap_or_default();
+                deleted.push(ResourceSummary {
+                    logical_id: id.to_string(),
+                    type_name,
+                    physical_id: None,
+                    status: *status,
+                });
+            }
+        }
+        self.nodes = Vec::new();
+        self.created = Vec::new();
+        let mut resources: Vec<ResourceSummary> =
+            Vec::with_capacity(self.state.resources.len() + deleted.len());
+        resources.extend(self.state.resources.iter().map(|(id, rec)| {
+            ResourceSummary {
                 logical_id: id.clone(),
                 type_name: rec.type_name.clone(),
                 physical_id: rec.physical_id.clone(),
@@ -1747,24 +1767,9 @@ impl<'a> Runner<'a> {
                         ResourcePhase::Failed => Status::CreateFailed,
                         _ => Status::CreateInProgress,
                     }),
-            })
-            .collect();
-        for (id, status) in &self.statuses {
-            if !self.state.resources.contains_key(&**id) && *status == Status::DeleteComplete {
-                let type_name = self
-                    .nodes
-                    .iter()
-                    .find(|n| n.id == *id)
-                    .map(|n| n.type_name.to_string())
-                    .unwrap_or_default();
-                resources.push(ResourceSummary {
-                    logical_id: id.to_string(),
-                    type_name,
-                    physical_id: None,
-                    status: *status,
-                });
             }
-        }
+        }));
+        resources.extend(deleted);
         Report {
             stack: self.stack.to_string(),
             status,
