@@ -1002,7 +1002,7 @@ impl<'a> Runner<'a> {
             Step::Create => {
                 let stack = Arc::clone(&self.stack);
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
-                let token = match &rec.pending {
+                let token = match rec.pending.as_deref() {
                     Some(PendingOperation {
                         operation: Operation::Create,
                         client_token: Some(t),
@@ -1016,11 +1016,11 @@ impl<'a> Runner<'a> {
                             &id,
                             rec.generation,
                         );
-                        rec.pending = Some(PendingOperation {
+                        rec.pending = Some(Box::new(PendingOperation {
                             operation: Operation::Create,
                             client_token: Some(token.clone()),
                             started: Utc::now(),
-                        });
+                        }));
                         token
                     }
                 };
@@ -1055,11 +1055,11 @@ impl<'a> Runner<'a> {
             }
             Step::Update => {
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
-                rec.pending = Some(PendingOperation {
+                rec.pending = Some(Box::new(PendingOperation {
                     operation: Operation::Update,
                     client_token: None,
                     started: Utc::now(),
-                });
+                }));
                 rec.phase = ResourcePhase::Updating;
                 let old = rec.properties.clone();
                 let new = Arc::clone(&self.nodes[n].clear);
@@ -1078,11 +1078,11 @@ impl<'a> Runner<'a> {
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
                 let (physical_id, props) = match &target {
                     DeleteTarget::Current { .. } => {
-                        rec.pending = Some(PendingOperation {
+                        rec.pending = Some(Box::new(PendingOperation {
                             operation: Operation::Delete,
                             client_token: None,
                             started: Utc::now(),
-                        });
+                        }));
                         rec.phase = ResourcePhase::Deleting;
                         (rec.physical_id.clone(), rec.properties.clone())
                     }

@@ -201,9 +201,10 @@ pub struct ResourceState {
     /// Its deletion policy when last applied.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
-    /// The call in flight, if any.
+    /// The call in flight, if any (boxed: most records have none, and every record of a
+    /// state pays for the room of this field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<PendingOperation>,
+    pub pending: Option<Box<PendingOperation>>,
     /// Old objects of a replacement, to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<DeposedObject>,
