@@ -410,9 +410,10 @@ struct Node {
     slot_reserved: bool,
     last_error: Option<ErrorKind>,
     /// For a create-before-delete replacement: the old object was deposed by this run.
-    deposed_here: Option<PhysicalId>,
+    /// (Boxed, as the field below: rarely set, and every node pays for their room.)
+    deposed_here: Option<Box<PhysicalId>>,
     /// The last object id an event named, for events after the record is gone.
-    last_physical_id: Option<String>,
+    last_physical_id: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -591,7 +592,7 @@ impl<'a> Runner<'a> {
             .and_then(|r| r.physical_id.as_ref());
         let physical_id = current
             .map(|p| p.0.clone())
-            .or_else(|| node.last_physical_id.clone());
+            .or_else(|| node.last_physical_id.as_deref().map(str::to_owned));
         let (id, type_name) = (Arc::clone(&node.id), Arc::clone(&node.type_name));
         self.emit_raw(id, type_name, physical_id, status, reason);
     }
@@ -604,7 +605,7 @@ impl<'a> Runner<'a> {
             .get(&*self.nodes[n].id)
             .and_then(|r| r.physical_id.as_ref());
         if let Some(id) = current {
-            self.nodes[n].last_physical_id = Some(id.0.clone());
+            self.nodes[n].last_physical_id = Some(Box::from(id.0.as_str()));
         }
     }
 
@@ -924,7 +925,7 @@ impl<'a> Runner<'a> {
                             physical_id: old.clone(),
                             properties: rec.properties.clone(),
                         });
-                        node.deposed_here = Some(old);
+                        node.deposed_here = Some(Box::new(old));
                     }
                     rec.type_name = spec.type_name.clone();
                     rec.properties = redacted;
@@ -1965,7 +1966,11 @@ async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
     let restore: Vec<(Arc<str>, PhysicalId)> = runner
         .nodes
         .iter()
-        .filter_map(|n| n.deposed_here.clone().map(|p| (Arc::clone(&n.id), p)))
+        .filter_map(|n| {
+            n.deposed_here
+                .as_deref()
+                .map(|p| (Arc::clone(&n.id), p.clone()))
+        })
         .collect();
     let mut seen = HashSet::new();
     let created: Vec<String> = runner
