@@ -245,7 +245,7 @@ pub(crate) fn decide(
             Some(reason.into()),
         );
     };
-    if rec.type_name != type_name {
+    if &*rec.type_name != type_name {
         let reason = format!("type changed from {}", rec.type_name);
         return (Action::Replace, all_as_new(), Some(reason));
     }

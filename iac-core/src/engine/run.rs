@@ -310,7 +310,7 @@ pub(crate) fn plan(
         };
         resources.push(ResourcePlan {
             logical_id: id.clone(),
-            type_name: rec.type_name.clone(),
+            type_name: rec.type_name.to_string(),
             action,
             physical_id: rec.physical_id.clone(),
             diffs: Vec::new(),
@@ -857,13 +857,19 @@ impl<'a> Runner<'a> {
             .map(|d| prep.graph.id(d).to_owned())
             .collect();
         let node = &mut self.nodes[n];
+        // The node's shared name of its type (one string per type in the states).
+        let type_name: Arc<str> = if *node.type_name == *spec.type_name {
+            Arc::clone(&node.type_name)
+        } else {
+            Arc::from(spec.type_name.as_str())
+        };
         node.clear = clear;
         let rec = self
             .state
             .resources
             .entry(id.to_string())
             .or_insert_with(|| ResourceState {
-                type_name: spec.type_name.clone(),
+                type_name: Arc::clone(&type_name),
                 physical_id: None,
                 phase: ResourcePhase::Creating,
                 properties: no_properties(),
@@ -884,7 +890,7 @@ impl<'a> Runner<'a> {
                 node.steps.clear();
             }
             Action::Create => {
-                rec.type_name = spec.type_name.clone();
+                rec.type_name = Arc::clone(&type_name);
                 rec.properties = redacted;
                 node.steps = VecDeque::from([Step::Create]);
             }
@@ -927,7 +933,7 @@ impl<'a> Runner<'a> {
                         });
                         node.deposed_here = Some(Box::new(old));
                     }
-                    rec.type_name = spec.type_name.clone();
+                    rec.type_name = Arc::clone(&type_name);
                     rec.properties = redacted;
                     rec.attributes = no_properties();
                     rec.pending = None;
@@ -1032,7 +1038,7 @@ impl<'a> Runner<'a> {
                 {
                     // The create half of a delete-before-create replacement.
                     rec.properties = properties;
-                    rec.type_name = self.nodes[n].type_name.to_string();
+                    rec.type_name = Arc::clone(&self.nodes[n].type_name);
                 }
                 let props = if self.phase == Phase::Forward {
                     Arc::clone(&self.nodes[n].clear)
@@ -1757,7 +1763,7 @@ impl<'a> Runner<'a> {
         resources.extend(self.state.resources.iter().map(|(id, rec)| {
             ResourceSummary {
                 logical_id: id.clone(),
-                type_name: rec.type_name.clone(),
+                type_name: rec.type_name.to_string(),
                 physical_id: rec.physical_id.clone(),
                 status: self
                     .statuses

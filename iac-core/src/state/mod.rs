@@ -179,8 +179,8 @@ pub struct DeposedObject {
 /// One resource in the state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceState {
-    /// Its type name.
-    pub type_name: String,
+    /// Its type name (one shared string per type; serialized as the string).
+    pub type_name: Arc<str>,
     /// The cloud object's id, once a create returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_id: Option<PhysicalId>,
