@@ -1540,7 +1540,7 @@ impl<'a> Runner<'a> {
             if !keep_pending {
                 rec.pending = None;
             }
-            rec.failure = Some(message.clone());
+            rec.failure = Some(Box::from(message.as_str()));
             if rec.physical_id.is_some() || self.phase != Phase::Forward {
                 rec.phase = ResourcePhase::Failed;
             }
