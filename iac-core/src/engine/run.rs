@@ -394,8 +394,9 @@ struct Node {
     id: Arc<str>,
     type_name: Arc<str>,
     handler: Arc<dyn ResourceHandler>,
-    endpoint: usize,
-    poller: usize,
+    /// Indexes of its rate limiter and poller (`u32`: every node pays for their room).
+    endpoint: u32,
+    poller: u32,
     steps: VecDeque<Step>,
     verb: Verb,
     /// Evaluated properties in clear, for a create or an update.
@@ -697,8 +698,8 @@ impl<'a> Runner<'a> {
             id: Arc::from(id),
             type_name,
             handler,
-            endpoint,
-            poller,
+            endpoint: u32::try_from(endpoint).expect("fewer than 2^32 endpoints"),
+            poller: u32::try_from(poller).expect("fewer than 2^32 pollers"),
             steps,
             verb,
             clear: no_properties(),
@@ -994,7 +995,7 @@ impl<'a> Runner<'a> {
         let now = Instant::now();
         let node = &mut self.nodes[n];
         if !node.slot_reserved {
-            let at = self.limiters[node.endpoint].reserve(now);
+            let at = self.limiters[node.endpoint as usize].reserve(now);
             if at > now {
                 node.slot_reserved = true;
                 self.timer(at, Timer::Job(n));
@@ -1130,7 +1131,7 @@ impl<'a> Runner<'a> {
         let poll = &self.engine.options.poll;
         let first = schema.readiness_hint.max(poll.min_interval);
         let deadline = now + schema.ready_timeout;
-        let p = node.poller;
+        let p = node.poller as usize;
         self.pollers[p].members.insert(
             n,
             Member {
@@ -1266,7 +1267,7 @@ impl<'a> Runner<'a> {
     }
 
     fn on_call(&mut self, n: usize, result: CallResult) {
-        let endpoint = self.nodes[n].endpoint;
+        let endpoint = self.nodes[n].endpoint as usize;
         let id = Arc::clone(&self.nodes[n].id);
         let err = match result {
             CallResult::Create(Ok(created)) => {
@@ -1345,7 +1346,7 @@ impl<'a> Runner<'a> {
         if err.kind.is_retryable() && attempts_left && !past_deadline && !self.cancelled {
             let delay = match err.kind {
                 ErrorKind::Throttled { retry_after } => {
-                    self.limiters[node.endpoint].on_throttled(now, retry_after);
+                    self.limiters[node.endpoint as usize].on_throttled(now, retry_after);
                     let jitter = backoff(node.attempt, retry.base, retry.cap, self.rng.r#gen());
                     retry_after.unwrap_or_default().max(jitter)
                 }
