@@ -33,6 +33,11 @@ use crate::provider::{Attributes, ClientToken, PhysicalId, Properties};
 /// The version of the state document's layout; a newer version on disk is refused.
 pub const STATE_SCHEMA_VERSION: u32 = 1;
 
+/// A state's resources by logical id, in order, hashed with FxHash (logical ids are short,
+/// and every step of an apply looks its record up).
+pub type ResourceMap =
+    IndexMap<String, ResourceState, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+
 /// Everything the engine keeps about one stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackState {
@@ -41,7 +46,7 @@ pub struct StackState {
     /// The stack's name.
     pub stack: String,
     /// Resources by logical id.
-    pub resources: IndexMap<String, ResourceState>,
+    pub resources: ResourceMap,
     /// Output values of the last complete apply (`NoEcho` outputs redacted).
     #[serde(default)]
     pub outputs: IndexMap<String, Value>,
@@ -63,7 +68,7 @@ impl StackState {
         StackState {
             schema_version: STATE_SCHEMA_VERSION,
             stack: stack.into(),
-            resources: IndexMap::new(),
+            resources: ResourceMap::default(),
             outputs: IndexMap::new(),
             template: None,
             secret_salt: hex::encode(salt),
