@@ -310,7 +310,7 @@ pub(crate) fn plan(
         };
         resources.push(ResourcePlan {
             logical_id: id.clone(),
-            type_name: rec.type_name.to_string(),
+            type_name: String::from(&*rec.type_name),
             action,
             physical_id: rec.physical_id.clone(),
             diffs: Vec::new(),
@@ -868,7 +868,7 @@ impl<'a> Runner<'a> {
         let rec = self
             .state
             .resources
-            .entry(id.to_string())
+            .entry(String::from(&*id))
             .or_insert_with(|| ResourceState {
                 type_name: Arc::clone(&type_name),
                 physical_id: None,
@@ -1284,7 +1284,7 @@ impl<'a> Runner<'a> {
                     rec.phase = ResourcePhase::Ready;
                     rec.failure = None;
                     self.journal.push(JournalEntry::Ready {
-                        logical_id: id.to_string(),
+                        logical_id: String::from(&*id),
                         physical_id: created.physical_id,
                         attributes,
                     });
@@ -1764,7 +1764,7 @@ impl<'a> Runner<'a> {
         resources.extend(self.state.resources.iter().map(|(id, rec)| {
             ResourceSummary {
                 logical_id: id.clone(),
-                type_name: rec.type_name.to_string(),
+                type_name: String::from(&*rec.type_name),
                 physical_id: rec.physical_id.clone(),
                 status: self
                     .statuses
