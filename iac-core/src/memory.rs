@@ -90,7 +90,7 @@ pub struct MemoryObject {
 #[derive(Debug)]
 struct Inner {
     objects: BTreeMap<PhysicalId, MemoryObject>,
-    tokens: FxHashMap<String, (PhysicalId, Arc<Properties>)>,
+    tokens: FxHashMap<TokenKey, (PhysicalId, Arc<Properties>)>,
     next_id: u64,
     calls: BTreeMap<&'static str, u64>,
     creates: FxHashMap<String, u64>,
@@ -259,9 +259,52 @@ impl MemoryCloud {
     }
 }
 
+/// A client token as the cloud remembers it: a token as the engine derives them (`iac-` and
+/// 60 lowercase hex digits) as its 30 bytes, in place; any other token as its text. Two
+/// tokens have the same key exactly when they are the same text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum TokenKey {
+    Derived([u8; 30]),
+    Other(Box<str>),
+}
+
+impl TokenKey {
+    fn of(token: &str) -> TokenKey {
+        fn digit(c: u8) -> Option<u8> {
+            match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                _ => None,
+            }
+        }
+        if let Some(hex) = token.strip_prefix("iac-")
+            && hex.len() == 60
+        {
+            let mut bytes = [0u8; 30];
+            let decoded =
+                hex.as_bytes()
+                    .chunks_exact(2)
+                    .zip(bytes.iter_mut())
+                    .all(|(pair, out)| match (digit(pair[0]), digit(pair[1])) {
+                        (Some(hi), Some(lo)) => {
+                            *out = hi << 4 | lo;
+                            true
+                        }
+                        _ => false,
+                    });
+            if decoded {
+                return TokenKey::Derived(bytes);
+            }
+        }
+        TokenKey::Other(Box::from(token))
+    }
+}
+
 /// `Id`, and the properties the schema names as attributes.
 fn attributes(id: &PhysicalId, properties: &Properties, names: &[String]) -> Attributes {
-    let mut attrs = Attributes::new();
+    // Room for every entry at once: a map grown one insert at a time keeps room for three.
+    let found = names.iter().filter(|n| properties.contains_key(*n)).count();
+    let mut attrs = Attributes::with_capacity(found + 1);
     for name in names {
         if let Some(value) = properties.get(name) {
             attrs.insert(name.clone(), value.clone());
@@ -315,8 +358,9 @@ impl ResourceHandler for MemoryHandler {
         let now = Instant::now();
         let id = {
             let mut inner = cloud.lock();
-            if let Some((id, props)) = inner.tokens.get(request.client_token.as_str()) {
-                if **props != *request.properties {
+            let token = TokenKey::of(request.client_token.as_str());
+            if let Some((id, props)) = inner.tokens.get(&token) {
+                if **props != **request.properties {
                     return Err(HandlerError::invalid(format!(
                         "IdempotentParameterMismatch: token {} was used with other parameters",
                         request.client_token
@@ -336,7 +380,7 @@ impl ResourceHandler for MemoryHandler {
                 }
                 let id = PhysicalId(format!("{ID_PREFIX}{}", inner.next_id));
                 inner.next_id += 1;
-                let properties = Arc::new(request.properties.clone());
+                let properties = Arc::clone(request.properties);
                 inner.objects.insert(
                     id.clone(),
                     MemoryObject {
@@ -346,10 +390,7 @@ impl ResourceHandler for MemoryHandler {
                         ready_at: now + cloud.config.ready_after,
                     },
                 );
-                inner.tokens.insert(
-                    request.client_token.as_str().to_owned(),
-                    (id.clone(), properties),
-                );
+                inner.tokens.insert(token, (id.clone(), properties));
                 *inner
                     .creates
                     .entry(request.logical_id.to_owned())
@@ -497,7 +538,7 @@ mod tests {
         let req = CreateRequest {
             stack: "s",
             logical_id: "A",
-            properties: &p,
+            properties: &Arc::new((p).clone()),
             client_token: &token,
         };
         let first = h.create(req.clone()).await.unwrap();
@@ -514,13 +555,27 @@ mod tests {
         let mismatch = CreateRequest {
             stack: "s",
             logical_id: "A",
-            properties: &other,
+            properties: &Arc::new((other).clone()),
             client_token: &token,
         };
         assert_eq!(
             h.create(mismatch).await.unwrap_err().kind,
             ErrorKind::Invalid
         );
+    }
+
+    #[test]
+    fn token_keys_are_equal_exactly_when_tokens_are() {
+        let derived = crate::provider::ClientToken::derive_salted("salt", "s", "R1", 1);
+        let text = derived.as_str();
+        assert!(matches!(TokenKey::of(text), TokenKey::Derived(_)));
+        assert_eq!(TokenKey::of(text), TokenKey::of(derived.as_str()));
+        let upper = text.to_uppercase().replacen("IAC-", "iac-", 1);
+        assert_ne!(TokenKey::of(text), TokenKey::of(&upper));
+        let other = crate::provider::ClientToken::derive_salted("salt", "s", "R1", 2);
+        assert_ne!(TokenKey::of(text), TokenKey::of(other.as_str()));
+        assert_eq!(TokenKey::of("t-1"), TokenKey::Other("t-1".into()));
+        assert_ne!(TokenKey::of(&text[..63]), TokenKey::of(text));
     }
 
     #[tokio::test]
@@ -532,7 +587,7 @@ mod tests {
             .create(CreateRequest {
                 stack: "s",
                 logical_id: "A",
-                properties: &Properties::new(),
+                properties: &Arc::new((Properties::new()).clone()),
                 client_token: &t1,
             })
             .await
@@ -543,7 +598,7 @@ mod tests {
             .create(CreateRequest {
                 stack: "s",
                 logical_id: "B",
-                properties: &pb,
+                properties: &Arc::new((pb).clone()),
                 client_token: &t2,
             })
             .await
@@ -563,7 +618,7 @@ mod tests {
             .create(CreateRequest {
                 stack: "s",
                 logical_id: "C",
-                properties: &dangling,
+                properties: &Arc::new((dangling).clone()),
                 client_token: &t3,
             })
             .await

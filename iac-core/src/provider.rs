@@ -394,8 +394,8 @@ pub struct CreateRequest<'a> {
     pub stack: &'a str,
     /// The resource's logical id (for tags).
     pub logical_id: &'a str,
-    /// Evaluated properties.
-    pub properties: &'a Properties,
+    /// Evaluated properties (shared: a handler that keeps them clones the `Arc`).
+    pub properties: &'a Arc<Properties>,
     /// The idempotency token to send.
     pub client_token: &'a ClientToken,
 }

@@ -341,7 +341,7 @@ async fn handler_create_read_delete() {
         .create(CreateRequest {
             stack: "stack",
             logical_id: "Web",
-            properties: &properties,
+            properties: &std::sync::Arc::new(properties.clone()),
             client_token: &token,
         })
         .await
@@ -434,7 +434,7 @@ async fn create_error(answer: fn(&Seen) -> Answer) -> iac_core::provider::Handle
         .create(CreateRequest {
             stack: "stack",
             logical_id: "Web",
-            properties: &properties,
+            properties: &std::sync::Arc::new(properties.clone()),
             client_token: &token,
         })
         .await
@@ -511,7 +511,7 @@ async fn handler_refuses_an_identity_change_and_bad_manifests() {
         .create(CreateRequest {
             stack: "s",
             logical_id: "N",
-            properties: &properties,
+            properties: &std::sync::Arc::new(properties.clone()),
             client_token: &token,
         })
         .await

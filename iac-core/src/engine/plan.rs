@@ -245,7 +245,7 @@ pub(crate) fn decide(
             Some(reason.into()),
         );
     };
-    if rec.type_name != type_name {
+    if &*rec.type_name != type_name {
         let reason = format!("type changed from {}", rec.type_name);
         return (Action::Replace, all_as_new(), Some(reason));
     }
@@ -349,7 +349,7 @@ mod tests {
             type_name: "T::X".into(),
             physical_id: Some(PhysicalId::new("x-1")),
             phase: ResourcePhase::Ready,
-            properties: props.as_object().cloned().unwrap(),
+            properties: std::sync::Arc::new(props.as_object().cloned().unwrap()),
             attributes: Default::default(),
             depends_on: vec![],
             generation: 1,

@@ -161,12 +161,19 @@ impl ResourceLookup for StateLookup<'_> {
     }
 }
 
+/// An empty property map, shared (an `Arc::default()` would allocate each time).
+fn no_properties() -> Arc<Properties> {
+    static EMPTY: std::sync::LazyLock<Arc<Properties>> = std::sync::LazyLock::new(Arc::default);
+    Arc::clone(&EMPTY)
+}
+
 /// A resource's evaluated properties.
 struct Evaluated {
     /// In clear, to send.
-    clear: Properties,
-    /// With secrets replaced by digests, to compare and store.
-    redacted: Properties,
+    clear: Arc<Properties>,
+    /// With secrets replaced by digests, to compare and store (the same map as `clear` when
+    /// the stack has no secret parameter).
+    redacted: Arc<Properties>,
     /// Per property, in template order, what the planner compares (only when asked for).
     planned: Vec<(String, PlannedValue)>,
 }
@@ -237,9 +244,12 @@ fn evaluate_resource(
             Err(e) => return Err(e),
         }
     }
-    if !secrets && want_properties {
-        redacted = clear.clone();
-    }
+    let clear = Arc::new(clear);
+    let redacted = if secrets {
+        Arc::new(redacted)
+    } else {
+        Arc::clone(&clear)
+    };
     Ok(Evaluated {
         clear,
         redacted,
@@ -300,7 +310,7 @@ pub(crate) fn plan(
         };
         resources.push(ResourcePlan {
             logical_id: id.clone(),
-            type_name: rec.type_name.clone(),
+            type_name: String::from(&*rec.type_name),
             action,
             physical_id: rec.physical_id.clone(),
             diffs: Vec::new(),
@@ -384,25 +394,27 @@ struct Node {
     id: Arc<str>,
     type_name: Arc<str>,
     handler: Arc<dyn ResourceHandler>,
-    endpoint: usize,
-    poller: usize,
+    /// Indexes of its rate limiter and poller (`u32`: every node pays for their room).
+    endpoint: u32,
+    poller: u32,
     steps: VecDeque<Step>,
     verb: Verb,
     /// Evaluated properties in clear, for a create or an update.
     clear: Arc<Properties>,
     /// The same, redacted, to record once an update succeeds.
-    redacted: Properties,
+    redacted: Arc<Properties>,
     /// For a delete-before-create replacement: the new properties, redacted, recorded when
     /// the create half starts.
-    replacement: Option<Properties>,
+    replacement: Option<Arc<Properties>>,
     attempt: u32,
     op_started: Instant,
     slot_reserved: bool,
     last_error: Option<ErrorKind>,
     /// For a create-before-delete replacement: the old object was deposed by this run.
-    deposed_here: Option<PhysicalId>,
+    /// (Boxed, as the field below: rarely set, and every node pays for their room.)
+    deposed_here: Option<Box<PhysicalId>>,
     /// The last object id an event named, for events after the record is gone.
-    last_physical_id: Option<String>,
+    last_physical_id: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -581,7 +593,7 @@ impl<'a> Runner<'a> {
             .and_then(|r| r.physical_id.as_ref());
         let physical_id = current
             .map(|p| p.0.clone())
-            .or_else(|| node.last_physical_id.clone());
+            .or_else(|| node.last_physical_id.as_deref().map(str::to_owned));
         let (id, type_name) = (Arc::clone(&node.id), Arc::clone(&node.type_name));
         self.emit_raw(id, type_name, physical_id, status, reason);
     }
@@ -594,7 +606,7 @@ impl<'a> Runner<'a> {
             .get(&*self.nodes[n].id)
             .and_then(|r| r.physical_id.as_ref());
         if let Some(id) = current {
-            self.nodes[n].last_physical_id = Some(id.0.clone());
+            self.nodes[n].last_physical_id = Some(Box::from(id.0.as_str()));
         }
     }
 
@@ -686,12 +698,12 @@ impl<'a> Runner<'a> {
             id: Arc::from(id),
             type_name,
             handler,
-            endpoint,
-            poller,
+            endpoint: u32::try_from(endpoint).expect("fewer than 2^32 endpoints"),
+            poller: u32::try_from(poller).expect("fewer than 2^32 pollers"),
             steps,
             verb,
-            clear: Arc::default(),
-            redacted: Properties::new(),
+            clear: no_properties(),
+            redacted: no_properties(),
             replacement: None,
             attempt: 0,
             op_started: Instant::now(),
@@ -846,17 +858,23 @@ impl<'a> Runner<'a> {
             .map(|d| prep.graph.id(d).to_owned())
             .collect();
         let node = &mut self.nodes[n];
-        node.clear = Arc::new(clear);
+        // The node's shared name of its type (one string per type in the states).
+        let type_name: Arc<str> = if *node.type_name == *spec.type_name {
+            Arc::clone(&node.type_name)
+        } else {
+            Arc::from(spec.type_name.as_str())
+        };
+        node.clear = clear;
         let rec = self
             .state
             .resources
-            .entry(id.to_string())
+            .entry(String::from(&*id))
             .or_insert_with(|| ResourceState {
-                type_name: spec.type_name.clone(),
+                type_name: Arc::clone(&type_name),
                 physical_id: None,
                 phase: ResourcePhase::Creating,
-                properties: Properties::new(),
-                attributes: Default::default(),
+                properties: no_properties(),
+                attributes: no_properties(),
                 depends_on: Vec::new(),
                 generation: 0,
                 deletion_policy: spec.deletion_policy,
@@ -873,7 +891,7 @@ impl<'a> Runner<'a> {
                 node.steps.clear();
             }
             Action::Create => {
-                rec.type_name = spec.type_name.clone();
+                rec.type_name = Arc::clone(&type_name);
                 rec.properties = redacted;
                 node.steps = VecDeque::from([Step::Create]);
             }
@@ -914,11 +932,11 @@ impl<'a> Runner<'a> {
                             physical_id: old.clone(),
                             properties: rec.properties.clone(),
                         });
-                        node.deposed_here = Some(old);
+                        node.deposed_here = Some(Box::new(old));
                     }
-                    rec.type_name = spec.type_name.clone();
+                    rec.type_name = Arc::clone(&type_name);
                     rec.properties = redacted;
-                    rec.attributes.clear();
+                    rec.attributes = no_properties();
                     rec.pending = None;
                     node.steps = VecDeque::from([Step::Create]);
                 }
@@ -977,7 +995,7 @@ impl<'a> Runner<'a> {
         let now = Instant::now();
         let node = &mut self.nodes[n];
         if !node.slot_reserved {
-            let at = self.limiters[node.endpoint].reserve(now);
+            let at = self.limiters[node.endpoint as usize].reserve(now);
             if at > now {
                 node.slot_reserved = true;
                 self.timer(at, Timer::Job(n));
@@ -992,7 +1010,7 @@ impl<'a> Runner<'a> {
             Step::Create => {
                 let stack = Arc::clone(&self.stack);
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
-                let token = match &rec.pending {
+                let token = match rec.pending.as_deref() {
                     Some(PendingOperation {
                         operation: Operation::Create,
                         client_token: Some(t),
@@ -1006,11 +1024,11 @@ impl<'a> Runner<'a> {
                             &id,
                             rec.generation,
                         );
-                        rec.pending = Some(PendingOperation {
+                        rec.pending = Some(Box::new(PendingOperation {
                             operation: Operation::Create,
                             client_token: Some(token.clone()),
                             started: Utc::now(),
-                        });
+                        }));
                         token
                     }
                 };
@@ -1021,12 +1039,12 @@ impl<'a> Runner<'a> {
                 {
                     // The create half of a delete-before-create replacement.
                     rec.properties = properties;
-                    rec.type_name = self.nodes[n].type_name.to_string();
+                    rec.type_name = Arc::clone(&self.nodes[n].type_name);
                 }
                 let props = if self.phase == Phase::Forward {
                     Arc::clone(&self.nodes[n].clear)
                 } else {
-                    Arc::new(rec.properties.clone())
+                    Arc::clone(&rec.properties)
                 };
                 self.put(&id);
                 Box::pin(async move {
@@ -1045,11 +1063,11 @@ impl<'a> Runner<'a> {
             }
             Step::Update => {
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
-                rec.pending = Some(PendingOperation {
+                rec.pending = Some(Box::new(PendingOperation {
                     operation: Operation::Update,
                     client_token: None,
                     started: Utc::now(),
-                });
+                }));
                 rec.phase = ResourcePhase::Updating;
                 let old = rec.properties.clone();
                 let new = Arc::clone(&self.nodes[n].clear);
@@ -1068,11 +1086,11 @@ impl<'a> Runner<'a> {
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
                 let (physical_id, props) = match &target {
                     DeleteTarget::Current { .. } => {
-                        rec.pending = Some(PendingOperation {
+                        rec.pending = Some(Box::new(PendingOperation {
                             operation: Operation::Delete,
                             client_token: None,
                             started: Utc::now(),
-                        });
+                        }));
                         rec.phase = ResourcePhase::Deleting;
                         (rec.physical_id.clone(), rec.properties.clone())
                     }
@@ -1113,7 +1131,7 @@ impl<'a> Runner<'a> {
         let poll = &self.engine.options.poll;
         let first = schema.readiness_hint.max(poll.min_interval);
         let deadline = now + schema.ready_timeout;
-        let p = node.poller;
+        let p = node.poller as usize;
         self.pollers[p].members.insert(
             n,
             Member {
@@ -1249,7 +1267,7 @@ impl<'a> Runner<'a> {
     }
 
     fn on_call(&mut self, n: usize, result: CallResult) {
-        let endpoint = self.nodes[n].endpoint;
+        let endpoint = self.nodes[n].endpoint as usize;
         let id = Arc::clone(&self.nodes[n].id);
         let err = match result {
             CallResult::Create(Ok(created)) => {
@@ -1261,11 +1279,12 @@ impl<'a> Runner<'a> {
                 rec.pending = None;
                 if let Readiness::Ready(attributes) = created.readiness {
                     // The common case: journal the outcome alone, not the whole record.
-                    rec.attributes = attributes.clone();
+                    let attributes = Arc::new(attributes);
+                    rec.attributes = Arc::clone(&attributes);
                     rec.phase = ResourcePhase::Ready;
                     rec.failure = None;
                     self.journal.push(JournalEntry::Ready {
-                        logical_id: id.to_string(),
+                        logical_id: String::from(&*id),
                         physical_id: created.physical_id,
                         attributes,
                     });
@@ -1277,7 +1296,7 @@ impl<'a> Runner<'a> {
             }
             CallResult::Update(Ok(updated)) => {
                 self.limiters[endpoint].on_success();
-                let redacted = std::mem::take(&mut self.nodes[n].redacted);
+                let redacted = std::mem::replace(&mut self.nodes[n].redacted, no_properties());
                 let rec = self.record(&id);
                 rec.properties = redacted;
                 rec.pending = None;
@@ -1327,7 +1346,7 @@ impl<'a> Runner<'a> {
         if err.kind.is_retryable() && attempts_left && !past_deadline && !self.cancelled {
             let delay = match err.kind {
                 ErrorKind::Throttled { retry_after } => {
-                    self.limiters[node.endpoint].on_throttled(now, retry_after);
+                    self.limiters[node.endpoint as usize].on_throttled(now, retry_after);
                     let jitter = backoff(node.attempt, retry.base, retry.cap, self.rng.r#gen());
                     retry_after.unwrap_or_default().max(jitter)
                 }
@@ -1437,7 +1456,7 @@ impl<'a> Runner<'a> {
         match readiness {
             Readiness::Ready(attributes) => {
                 let rec = self.record(&id);
-                rec.attributes = attributes;
+                rec.attributes = Arc::new(attributes);
                 rec.phase = ResourcePhase::Ready;
                 self.put(&id);
                 self.complete_step(n);
@@ -1476,7 +1495,7 @@ impl<'a> Runner<'a> {
                 let rec = self.record(&id);
                 rec.physical_id = None;
                 rec.pending = None;
-                rec.attributes.clear();
+                rec.attributes = no_properties();
                 self.put(&id);
             }
             DeleteTarget::Deposed(pid) => {
@@ -1500,7 +1519,7 @@ impl<'a> Runner<'a> {
     }
 
     fn complete_node(&mut self, n: usize) {
-        self.nodes[n].clear = Arc::default();
+        self.nodes[n].clear = no_properties();
         self.nodes[n].steps = VecDeque::new();
         let (_, complete, _) = self.nodes[n].verb.statuses();
         self.emit(n, complete, None);
@@ -1522,7 +1541,7 @@ impl<'a> Runner<'a> {
             if !keep_pending {
                 rec.pending = None;
             }
-            rec.failure = Some(message.clone());
+            rec.failure = Some(Box::from(message.as_str()));
             if rec.physical_id.is_some() || self.phase != Phase::Forward {
                 rec.phase = ResourcePhase::Failed;
             }
@@ -1718,14 +1737,34 @@ impl<'a> Runner<'a> {
         Ok((nodes, deps))
     }
 
-    fn report(&self, status: Status, outputs: IndexMap<String, Value>) -> Report {
-        let mut resources: Vec<ResourceSummary> = self
-            .state
-            .resources
-            .iter()
-            .map(|(id, rec)| ResourceSummary {
+    /// The run's report. The run is over: it releases the nodes first, so that the report's
+    /// copies do not add to the run's peak of memory.
+    fn report(&mut self, status: Status, outputs: IndexMap<String, Value>) -> Report {
+        let mut deleted: Vec<ResourceSummary> = Vec::new();
+        for (id, status) in &self.statuses {
+            if !self.state.resources.contains_key(&**id) && *status == Status::DeleteComplete {
+                let type_name = self
+                    .nodes
+                    .iter()
+                    .find(|n| n.id == *id)
+                    .map(|n| n.type_name.to_string())
+                    .unwrap_or_default();
+                deleted.push(ResourceSummary {
+                    logical_id: id.to_string(),
+                    type_name,
+                    physical_id: None,
+                    status: *status,
+                });
+            }
+        }
+        self.nodes = Vec::new();
+        self.created = Vec::new();
+        let mut resources: Vec<ResourceSummary> =
+            Vec::with_capacity(self.state.resources.len() + deleted.len());
+        resources.extend(self.state.resources.iter().map(|(id, rec)| {
+            ResourceSummary {
                 logical_id: id.clone(),
-                type_name: rec.type_name.clone(),
+                type_name: String::from(&*rec.type_name),
                 physical_id: rec.physical_id.clone(),
                 status: self
                     .statuses
@@ -1736,24 +1775,9 @@ impl<'a> Runner<'a> {
                         ResourcePhase::Failed => Status::CreateFailed,
                         _ => Status::CreateInProgress,
                     }),
-            })
-            .collect();
-        for (id, status) in &self.statuses {
-            if !self.state.resources.contains_key(&**id) && *status == Status::DeleteComplete {
-                let type_name = self
-                    .nodes
-                    .iter()
-                    .find(|n| n.id == *id)
-                    .map(|n| n.type_name.to_string())
-                    .unwrap_or_default();
-                resources.push(ResourceSummary {
-                    logical_id: id.to_string(),
-                    type_name,
-                    physical_id: None,
-                    status: *status,
-                });
             }
-        }
+        }));
+        resources.extend(deleted);
         Report {
             stack: self.stack.to_string(),
             status,
@@ -1832,6 +1856,7 @@ pub(crate) async fn apply(
 ) -> Result<Report, EngineError> {
     let existed = !state.resources.is_empty();
     let mut runner = Runner::new(engine, Some(&prep), state, options);
+    runner.state.reserve_for(&prep.template);
     runner.state.template = Some(Arc::clone(&prep.template));
     runner.journal.push(JournalEntry::Template {
         template: Arc::clone(&prep.template),
@@ -1948,7 +1973,11 @@ async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
     let restore: Vec<(Arc<str>, PhysicalId)> = runner
         .nodes
         .iter()
-        .filter_map(|n| n.deposed_here.clone().map(|p| (Arc::clone(&n.id), p)))
+        .filter_map(|n| {
+            n.deposed_here
+                .as_deref()
+                .map(|p| (Arc::clone(&n.id), p.clone()))
+        })
         .collect();
     let mut seen = HashSet::new();
     let created: Vec<String> = runner

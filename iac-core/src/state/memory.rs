@@ -95,11 +95,20 @@ impl StateStore for MemoryStateStore {
 
     async fn append(&self, stack: &str, entries: Vec<JournalEntry>) -> Result<(), StateError> {
         let mut inner = self.lock_inner();
-        *inner.journal_lens.entry(stack.to_owned()).or_default() += entries.len();
-        let state = inner
-            .states
-            .entry(stack.to_owned())
-            .or_insert_with(|| StackState::new(stack));
+        // Keys are copied only for a stack seen for the first time (an apply appends once
+        // per step).
+        match inner.journal_lens.get_mut(stack) {
+            Some(len) => *len += entries.len(),
+            None => {
+                inner.journal_lens.insert(stack.to_owned(), entries.len());
+            }
+        }
+        if !inner.states.contains_key(stack) {
+            inner
+                .states
+                .insert(stack.to_owned(), StackState::new(stack));
+        }
+        let state = inner.states.get_mut(stack).expect("inserted above");
         for entry in entries {
             state.apply_owned_entry(entry);
         }

@@ -33,6 +33,11 @@ use crate::provider::{Attributes, ClientToken, PhysicalId, Properties};
 /// The version of the state document's layout; a newer version on disk is refused.
 pub const STATE_SCHEMA_VERSION: u32 = 1;
 
+/// A state's resources by logical id, in order, hashed with FxHash (logical ids are short,
+/// and every step of an apply looks its record up).
+pub type ResourceMap =
+    IndexMap<String, ResourceState, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+
 /// Everything the engine keeps about one stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackState {
@@ -41,7 +46,7 @@ pub struct StackState {
     /// The stack's name.
     pub stack: String,
     /// Resources by logical id.
-    pub resources: IndexMap<String, ResourceState>,
+    pub resources: ResourceMap,
     /// Output values of the last complete apply (`NoEcho` outputs redacted).
     #[serde(default)]
     pub outputs: IndexMap<String, Value>,
@@ -63,7 +68,7 @@ impl StackState {
         StackState {
             schema_version: STATE_SCHEMA_VERSION,
             stack: stack.into(),
-            resources: IndexMap::new(),
+            resources: ResourceMap::default(),
             outputs: IndexMap::new(),
             template: None,
             secret_salt: hex::encode(salt),
@@ -102,8 +107,21 @@ impl StackState {
                 }
             }
             JournalEntry::Outputs { outputs } => self.outputs = outputs,
-            JournalEntry::Template { template } => self.template = Some(template),
+            JournalEntry::Template { template } => {
+                self.reserve_for(&template);
+                self.template = Some(template);
+            }
         }
+    }
+
+    /// Makes room for every resource of `template` at once: an apply records at most
+    /// those, and growing by doubling would leave up to half the map's room unused.
+    pub fn reserve_for(&mut self, template: &Template) {
+        let more = template
+            .resources
+            .len()
+            .saturating_sub(self.resources.len());
+        self.resources.reserve_exact(more);
     }
 
     /// True when any resource has an operation that did not finish.
@@ -159,26 +177,27 @@ pub struct PendingOperation {
 pub struct DeposedObject {
     /// Its physical id.
     pub physical_id: PhysicalId,
-    /// Its last properties (redacted).
-    pub properties: Properties,
+    /// Its last properties (redacted; shared, serialized as the map itself).
+    pub properties: Arc<Properties>,
 }
 
 /// One resource in the state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceState {
-    /// Its type name.
-    pub type_name: String,
+    /// Its type name (one shared string per type; serialized as the string).
+    pub type_name: Arc<str>,
     /// The cloud object's id, once a create returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_id: Option<PhysicalId>,
     /// Where it stands.
     pub phase: ResourcePhase,
-    /// The properties it was created or last updated with (redacted).
+    /// The properties it was created or last updated with (redacted; shared with the
+    /// journal and the request when they are the same, serialized as the map itself).
     #[serde(default)]
-    pub properties: Properties,
-    /// Its attributes, as last read.
+    pub properties: Arc<Properties>,
+    /// Its attributes, as last read (shared with the journal; serialized as the map itself).
     #[serde(default)]
-    pub attributes: Attributes,
+    pub attributes: Arc<Attributes>,
     /// Logical ids it depended on when last applied (destroy order without a template).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
@@ -187,15 +206,17 @@ pub struct ResourceState {
     /// Its deletion policy when last applied.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
-    /// The call in flight, if any.
+    /// The call in flight, if any (boxed: most records have none, and every record of a
+    /// state pays for the room of this field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<PendingOperation>,
+    pub pending: Option<Box<PendingOperation>>,
     /// Old objects of a replacement, to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<DeposedObject>,
-    /// Why the last operation failed.
+    /// Why the last operation failed (a boxed `str`: every record pays for this field's
+    /// room, and a `String`'s capacity is never used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
+    pub failure: Option<Box<str>>,
 }
 
 /// One change to a stack's state, written before and after each call.
@@ -217,8 +238,8 @@ pub enum JournalEntry {
         logical_id: String,
         /// The object's id.
         physical_id: PhysicalId,
-        /// Its attributes.
-        attributes: Attributes,
+        /// Its attributes (shared with the record).
+        attributes: Arc<Attributes>,
     },
     /// Forgets a resource (deleted or retained).
     Remove {
