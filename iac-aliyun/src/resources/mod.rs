@@ -232,7 +232,7 @@ pub(crate) mod test_support {
         handler: &dyn ResourceHandler,
         properties: Value,
     ) -> HandlerError {
-        let properties = props(properties);
+        let properties = std::sync::Arc::new(props(properties));
         let token = ClientToken::derive("s", "L", 1);
         let request = CreateRequest {
             stack: "s",
