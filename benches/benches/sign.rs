@@ -46,7 +46,7 @@ fn run_instances() -> rpc::RpcCall<'static> {
 }
 
 fn bench(c: &mut Criterion) {
-    let key = AccessKey::new("LTAI5tBenchAccessKeyId", "bench-secret-0123456789abcdef");
+    let key = AccessKey::new("bench-access-key-id", "bench-access-key-secret");
     let call = run_instances();
     c.bench_function("rpc_v1/RunInstances", |b| {
         b.iter(|| {

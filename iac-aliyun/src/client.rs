@@ -33,7 +33,7 @@ use serde_json::Value;
 
 use crate::credentials::{self, CredentialsError, SystemSource};
 use crate::endpoints::{self, Network, Product};
-use crate::error::ApiError;
+use crate::error::{ApiError, xml_field};
 use crate::sign::{AccessKey, acs3, oss, percent_encode, rpc};
 
 /// Which signature RPC calls carry.
@@ -673,12 +673,6 @@ pub struct Oss {
     client: Client,
 }
 
-fn xml_text(body: &str, tag: &str) -> Option<String> {
-    let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
-    let end = body[start..].find(&format!("</{tag}>"))? + start;
-    Some(body[start..end].to_owned())
-}
-
 impl Oss {
     fn url(&self, bucket: &str, key: &str, query: &str) -> String {
         let config = &self.client.inner.config;
@@ -832,10 +826,18 @@ impl Oss {
             )
             .await?;
         Ok(BucketInfo {
-            name: xml_text(&body, "Name").unwrap_or_else(|| bucket.to_owned()),
-            acl: xml_text(&body, "Grant").unwrap_or_default(),
-            extranet_endpoint: xml_text(&body, "ExtranetEndpoint").unwrap_or_default(),
-            intranet_endpoint: xml_text(&body, "IntranetEndpoint").unwrap_or_default(),
+            name: xml_field(&body, "Name")
+                .map(str::to_owned)
+                .unwrap_or_else(|| bucket.to_owned()),
+            acl: xml_field(&body, "Grant")
+                .map(str::to_owned)
+                .unwrap_or_default(),
+            extranet_endpoint: xml_field(&body, "ExtranetEndpoint")
+                .map(str::to_owned)
+                .unwrap_or_default(),
+            intranet_endpoint: xml_field(&body, "IntranetEndpoint")
+                .map(str::to_owned)
+                .unwrap_or_default(),
         })
     }
 

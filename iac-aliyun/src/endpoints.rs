@@ -56,7 +56,7 @@ impl Product {
     }
 
     /// The host prefix of the `<product>.<region>.aliyuncs.com` pattern.
-    fn prefix(&self) -> &'static str {
+    pub(crate) fn prefix(&self) -> &'static str {
         match self {
             Product::Ecs => "ecs",
             Product::Vpc => "vpc",

@@ -42,7 +42,7 @@ struct RpcBody {
 }
 
 /// Text between `<tag>` and `</tag>` in a small XML document.
-fn xml_field<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
+pub(crate) fn xml_field<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
     let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = body[start..].find(&format!("</{tag}>"))? + start;
     Some(&body[start..end])

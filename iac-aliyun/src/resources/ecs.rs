@@ -1081,15 +1081,14 @@ impl ResourceHandler for InstanceGroupHandler {
                 .collect();
             delete_instances(&self.client, &extra).await?;
         }
+        // Names of group members carry their suffix: renames are not passed on.
+        let (mut old_rest, mut new_rest) = (old.clone(), new.clone());
+        for map in [&mut old_rest, &mut new_rest] {
+            map.remove("HostName");
+            map.remove("InstanceName");
+        }
         for member in &members[..members.len().min(wanted)] {
-            let mut old_names = old.clone();
-            let mut new_names = new.clone();
-            // Names of group members carry their suffix: renames are not passed on.
-            for map in [&mut old_names, &mut new_names] {
-                map.remove("HostName");
-                map.remove("InstanceName");
-            }
-            modify_instance(&self.client, &member.instance_id, &old_names, &new_names).await?;
+            modify_instance(&self.client, &member.instance_id, &old_rest, &new_rest).await?;
         }
         Ok(Updated {
             readiness: Readiness::Pending {

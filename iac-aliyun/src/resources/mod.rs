@@ -67,15 +67,7 @@ pub fn registry(client: &Client) -> Registry {
 
 /// The rate-limit key of a product in the client's region (`ecs.cn-hangzhou`).
 pub(crate) fn endpoint_key(client: &Client, product: Product) -> String {
-    let name = match product {
-        Product::Ecs => "ecs",
-        Product::Vpc => "vpc",
-        Product::Slb => "slb",
-        Product::Nas => "nas",
-        Product::Ros => "ros",
-        Product::Oss => "oss",
-    };
-    format!("{name}.{}", client.region())
+    format!("{}.{}", product.prefix(), client.region())
 }
 
 /// The tags every created object carries.

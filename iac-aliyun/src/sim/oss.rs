@@ -317,7 +317,8 @@ fn no_such_bucket(name: &str) -> CloudError {
     )
 }
 
-fn xml_escape(text: &str) -> String {
+/// Escapes text for an XML element or attribute.
+pub(crate) fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -14,7 +14,7 @@ use rand::Rng;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::oss::{self, OssAnswer, OssRequest};
+use super::oss::{self, OssAnswer, OssRequest, xml_escape};
 use super::params::{CloudError, Params, Res, new_request_id};
 use super::state::{Replay, State};
 use super::{Shared, persist};
@@ -507,13 +507,6 @@ fn json_response(mut body: Value, request_id: &str) -> Response {
         HeaderValue::from_static("application/json;charset=utf-8"),
     );
     response
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 pub(crate) fn error_response(
