@@ -53,7 +53,7 @@ impl fmt::Debug for AccessKey {
 /// byte `%XX` in upper case (so a space is `%20` and `*` is `%2A`).
 pub fn percent_encode(text: &str) -> String {
     let mut out = Vec::with_capacity(text.len() + text.len() / 2);
-    push_encoded(&mut out, text.as_bytes(), b"%");
+    push_encoded(&mut out, text.as_bytes());
     // Only ASCII was pushed: every other byte became `%XX`.
     String::from_utf8(out).expect("percent-encoded text is ASCII")
 }
@@ -78,10 +78,9 @@ pub(crate) fn is_unreserved(b: u8) -> bool {
     UNRESERVED[usize::from(b)]
 }
 
-/// Appends `text` percent-encoded, every reserved byte as `escape` followed by two upper-case
-/// hex digits: `escape` is `%` to encode once and `%25` to encode twice in one pass (the `%`
-/// of `%XX`, encoded again, is `%25`). Runs of unreserved bytes are copied whole.
-pub(crate) fn push_encoded(out: &mut Vec<u8>, text: &[u8], escape: &[u8]) {
+/// Appends `text` percent-encoded: every reserved byte as `%XX` in upper case; runs of
+/// unreserved bytes are copied whole.
+pub(crate) fn push_encoded(out: &mut Vec<u8>, text: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut rest = text;
     loop {
@@ -93,7 +92,7 @@ pub(crate) fn push_encoded(out: &mut Vec<u8>, text: &[u8], escape: &[u8]) {
         let Some((&b, tail)) = rest[run..].split_first() else {
             return;
         };
-        out.extend_from_slice(escape);
+        out.push(b'%');
         out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0F)]]);
         rest = tail;
     }

@@ -11,35 +11,48 @@ use hmac::{Hmac, Mac};
 
 use super::{AccessKey, base64, push_encoded};
 
-/// The canonical query string: sorted, encoded `k=v` pairs joined with `&`.
-pub fn canonical_query<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> String {
-    let mut out = Vec::new();
-    join(&mut out, &sorted(params), b"%", b"=", b"&");
-    String::from_utf8(out).expect("percent-encoded text is ASCII")
+/// A parameter to sign, with the first eight bytes of its name as a big-endian number:
+/// sorting by (head, name, value) is the byte-wise order, and the head decides most
+/// comparisons without a call to memcmp.
+type Entry<'a> = (u64, &'a [u8], &'a [u8]);
+
+fn entry<'a>(name: &'a str, value: &'a str) -> Entry<'a> {
+    let mut head = [0u8; 8];
+    let n = name.len().min(8);
+    head[..n].copy_from_slice(&name.as_bytes()[..n]);
+    (u64::from_be_bytes(head), name.as_bytes(), value.as_bytes())
 }
 
 /// The parameters to sign, without `Signature`, sorted byte-wise by name (then value).
-fn sorted<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<(&[u8], &[u8])> {
-    let mut sorted: Vec<(&[u8], &[u8])> = params
+fn sorted<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<Entry<'_>> {
+    let mut entries: Vec<Entry<'_>> = params
         .iter()
-        .map(|(k, v)| (k.as_ref().as_bytes(), v.as_ref().as_bytes()))
-        .filter(|(k, _)| *k != b"Signature")
+        .filter(|(k, _)| k.as_ref() != "Signature")
+        .map(|(k, v)| entry(k.as_ref(), v.as_ref()))
         .collect();
-    sorted.sort_unstable();
-    sorted
+    entries.sort_unstable();
+    entries
 }
 
-/// Appends `k=v` pairs joined by `and`, with `escape`, `eq` and `and` as the (once or twice)
-/// encoded forms of `%`, `=` and `&`.
-fn join(out: &mut Vec<u8>, pairs: &[(&[u8], &[u8])], escape: &[u8], eq: &[u8], and: &[u8]) {
-    for (i, (k, v)) in pairs.iter().enumerate() {
+/// The canonical query (`k=v&...`, encoded once) and the string to sign
+/// (`METHOD&%2F&` and the same query encoded twice) of sorted entries, in one pass.
+fn encode(method: &str, entries: &[Entry<'_>]) -> (Vec<u8>, Vec<u8>) {
+    let size: usize = entries.iter().map(|(_, k, v)| k.len() + v.len() + 2).sum();
+    let mut query = Vec::with_capacity(size + size / 2 + 40);
+    let mut to_sign = Vec::with_capacity(method.len() + 5 + size * 2);
+    to_sign.extend(method.bytes().map(|b| b.to_ascii_uppercase()));
+    to_sign.extend_from_slice(b"&%2F&");
+    for (i, (_, k, v)) in entries.iter().enumerate() {
         if i > 0 {
-            out.extend_from_slice(and);
+            query.push(b'&');
+            to_sign.extend_from_slice(b"%26");
         }
-        push_encoded(out, k, escape);
-        out.extend_from_slice(eq);
-        push_encoded(out, v, escape);
+        push_encoded_twice(&mut query, &mut to_sign, k);
+        query.push(b'=');
+        to_sign.extend_from_slice(b"%3D");
+        push_encoded_twice(&mut query, &mut to_sign, v);
     }
+    (query, to_sign)
 }
 
 /// Appends `text` encoded once to `once` and encoded twice to `twice`: runs of unreserved
@@ -66,34 +79,29 @@ fn push_encoded_twice(once: &mut Vec<u8>, twice: &mut Vec<u8>, text: &[u8]) {
     }
 }
 
-fn string_to_sign_bytes(method: &str, pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
-    let size: usize = pairs.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
-    let mut out = Vec::with_capacity(method.len() + 8 + 2 * size);
-    out.extend(method.bytes().map(|b| b.to_ascii_uppercase()));
-    out.extend_from_slice(b"&%2F&");
-    // The canonical query, encoded once more, in the same pass.
-    join(&mut out, pairs, b"%25", b"%3D", b"%26");
-    out
+fn ascii(bytes: Vec<u8>) -> String {
+    // Only ASCII is ever pushed: every other byte is percent-encoded.
+    String::from_utf8(bytes).expect("percent-encoded text is ASCII")
+}
+
+/// The canonical query string: sorted, encoded `k=v` pairs joined with `&`.
+pub fn canonical_query<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> String {
+    ascii(encode("", &sorted(params)).0)
 }
 
 /// The string to sign: `METHOD&%2F&<the canonical query, encoded once more>`.
 pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(method: &str, params: &[(K, V)]) -> String {
-    String::from_utf8(string_to_sign_bytes(method, &sorted(params)))
-        .expect("percent-encoded text is ASCII")
+    ascii(encode(method, &sorted(params)).1)
 }
 
-/// HMAC-SHA1 keyed with `AccessKeySecret + "&"`.
-fn hmac_key(secret: &Secret) -> Hmac<sha1::Sha1> {
+/// The Base64 HMAC-SHA1 of a string to sign, keyed with `AccessKeySecret + "&"`.
+fn signature(to_sign: &[u8], secret: &Secret) -> String {
     let mut key = Vec::with_capacity(secret.expose().len() + 1);
     key.extend_from_slice(secret.expose().as_bytes());
     key.push(b'&');
     // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
-    Hmac::<sha1::Sha1>::new_from_slice(&key).expect("HMAC accepts any key length")
-}
-
-fn signature(method: &str, pairs: &[(&[u8], &[u8])], secret: &Secret) -> String {
-    let mut mac = hmac_key(secret);
-    mac.update(&string_to_sign_bytes(method, pairs));
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).expect("HMAC accepts any key length");
+    mac.update(to_sign);
     base64(&mac.finalize().into_bytes())
 }
 
@@ -103,7 +111,7 @@ pub fn sign<K: AsRef<str>, V: AsRef<str>>(
     params: &[(K, V)],
     secret: &Secret,
 ) -> String {
-    signature(method, &sorted(params), secret)
+    signature(&encode(method, &sorted(params)).1, secret)
 }
 
 /// A request ready to send: every parameter including `Signature`, encoded.
@@ -152,16 +160,7 @@ pub fn sign_call(
     nonce: &str,
     timestamp: &str,
 ) -> SignedRequest {
-    /// A parameter with the first eight bytes of its name as a big-endian number: sorting
-    /// by (head, name, value) is the byte-wise order, and the head decides most
-    /// comparisons without a call to memcmp.
-    fn entry<'a>(name: &'a str, value: &'a str) -> (u64, &'a [u8], &'a [u8]) {
-        let mut head = [0u8; 8];
-        let n = name.len().min(8);
-        head[..n].copy_from_slice(&name.as_bytes()[..n]);
-        (u64::from_be_bytes(head), name.as_bytes(), value.as_bytes())
-    }
-    let mut pairs: Vec<(u64, &[u8], &[u8])> = Vec::with_capacity(call.params.len() + 10);
+    let mut pairs: Vec<Entry<'_>> = Vec::with_capacity(call.params.len() + 10);
     pairs.extend(
         [
             ("Action", call.action),
@@ -190,29 +189,12 @@ pub fn sign_call(
             .map(|(k, v)| entry(k, v)),
     );
     pairs.sort_unstable();
-    // The body (encoded once) and the string to sign (the same, encoded twice) in one pass.
-    let size: usize = pairs.iter().map(|(_, k, v)| k.len() + v.len() + 2).sum();
     let method = call.method.to_ascii_uppercase();
-    let mut encoded = Vec::with_capacity(size + size / 2 + 40);
-    let mut to_sign = Vec::with_capacity(method.len() + 5 + size * 2);
-    to_sign.extend_from_slice(method.as_bytes());
-    to_sign.extend_from_slice(b"&%2F&");
-    for (i, (_, k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            encoded.push(b'&');
-            to_sign.extend_from_slice(b"%26");
-        }
-        push_encoded_twice(&mut encoded, &mut to_sign, k);
-        encoded.push(b'=');
-        to_sign.extend_from_slice(b"%3D");
-        push_encoded_twice(&mut encoded, &mut to_sign, v);
-    }
-    let mut mac = hmac_key(&key.secret);
-    mac.update(&to_sign);
-    let signature = base64(&mac.finalize().into_bytes());
+    let (mut encoded, to_sign) = encode(&method, &pairs);
+    let signature = signature(&to_sign, &key.secret);
     encoded.extend_from_slice(b"&Signature=");
-    push_encoded(&mut encoded, signature.as_bytes(), b"%");
-    let encoded = String::from_utf8(encoded).expect("percent-encoded text is ASCII");
+    push_encoded(&mut encoded, signature.as_bytes());
+    let encoded = ascii(encoded);
     SignedRequest {
         method,
         encoded,
