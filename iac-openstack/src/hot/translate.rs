@@ -641,7 +641,24 @@ impl Translator<'_> {
                 Expr::String(name.clone())
             }
             Value::Bool(b) => Expr::Bool(*b),
-            Value::Object(map) if map.len() == 1 => self.expr(value, path, Scope::Condition),
+            Value::Object(map) if map.len() == 1 => {
+                match self.expr(value, path, Scope::Condition) {
+                    // A single-key map that is not a condition function here is data.
+                    Expr::Map(_) => {
+                        let key = map.keys().next().map(String::as_str).unwrap_or_default();
+                        self.problem(
+                            path,
+                            ProblemKind::UnsupportedFunction,
+                            format!(
+                                "'{key}' is not a condition function in version {}",
+                                self.version
+                            ),
+                        );
+                        Expr::Bool(false)
+                    }
+                    expr => expr,
+                }
+            }
             other => {
                 self.problem(path, ProblemKind::MalformedCall, format!("expected a condition (a name, a boolean or a condition function), found {}", kind(other)));
                 Expr::Bool(false)
