@@ -1617,6 +1617,14 @@ fn repeat_errors() {
             format!("P.Fn::Repeat: Fn::Repeat: {message}")
         );
     }
+    let many: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    assert_eq!(
+        err_text(
+            json!({"Fn::Repeat": {"for_each": {"a": many, "b": many, "c": many},
+                                       "template": "x"}})
+        ),
+        "P.Fn::Repeat: Fn::Repeat: the for_each lists make more than 100000 combinations"
+    );
     // A number item is fine where there is no text to put it in.
     assert_eq!(
         ok(json!({"Fn::Repeat": {"for_each": {"a": [1, 2]}, "template": 7}})),

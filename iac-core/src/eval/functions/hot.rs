@@ -22,6 +22,10 @@ use serde_json::{Map, Value};
 use super::{Call, describe, plural};
 use crate::eval::EvalError;
 
+/// The most copies `Fn::Repeat` makes: every combination of several lists grows fast, and a
+/// template must not be able to exhaust memory.
+const MAX_REPEAT_COPIES: usize = 100_000;
+
 /// How strictly `str_replace` treats its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Strictness {
@@ -428,6 +432,17 @@ impl Call<'_> {
             };
             keys.push(key);
             lists.push(items);
+        }
+        if permutations {
+            let copies = lists
+                .iter()
+                .try_fold(1usize, |n, list| n.checked_mul(list.len()))
+                .filter(|n| *n <= MAX_REPEAT_COPIES);
+            if copies.is_none() {
+                return Err(self.error(format!(
+                    "the for_each lists make more than {MAX_REPEAT_COPIES} combinations"
+                )));
+            }
         }
         let combinations: Vec<Vec<&Value>> = if permutations {
             lists.iter().fold(vec![Vec::new()], |acc, list| {
