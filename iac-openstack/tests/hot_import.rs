@@ -396,7 +396,7 @@ resources:
          resources.r.external_id: external_id (adopting an existing cloud resource) is not supported by this SDK\n\
          resources.s.colour: 'colour' is not a valid key of a resource in version 2016-10-14\n\
          resources.s.condition: unknown condition 'ghost'\n\
-         resources.s.update_policy: key 'UpdatePolicy' is not supported on a resource"
+         resources.s.update_policy: key 'update_policy' is not supported on a resource"
     );
 }
 
@@ -439,7 +439,7 @@ mappings: {}
          resources.port.properties.network.get_resource: get_resource names 'net', which is a parameter, not a resource\n\
          resources.port.properties.other.get_file: get_file: no content for 'missing.sh' (give it in the files, or put it next to the template)\n\
          resources.server: dependency cycle server -> server\n\
-         resources.server.depends_on: DependsOn names unknown resource 'ghost'"
+         resources.server.depends_on: depends_on names unknown resource 'ghost'"
     );
     // Unknown types are reported by name, at the type.
     let t = load("heat_template_version: rocky\nresources:\n  q: {type: OS::Zaqar::Queue}\n");
@@ -574,4 +574,25 @@ outputs:
     let output = |name: &str| evaluate(&back.outputs[name].value, &ctx, name).unwrap();
     assert_eq!(output("ip"), Some(json!("10.0.0.5")));
     assert_eq!(output("nothing"), Some(Value::Null));
+}
+
+#[test]
+fn a_hidden_default_stays_out_of_problems() {
+    let text = problems(
+        r#"
+heat_template_version: rocky
+parameters:
+  admin_pass:
+    type: string
+    hidden: true
+    default: hunter2-secret
+    constraints: [{length: {max: 3}}]
+resources: {}
+"#,
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.starts_with("parameters.admin_pass.default: parameter 'admin_pass': the given value"),
+        "{text}"
+    );
 }

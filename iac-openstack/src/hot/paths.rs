@@ -173,9 +173,11 @@ pub(crate) fn hot_path(ir_path: &str, hoisted: &IndexMap<String, String>) -> Str
     out
 }
 
-/// A validation message in HOT words: IR function names become HOT ones.
+/// A validation message in HOT words: IR function and key names become HOT ones.
 pub(crate) fn hot_message(message: &str) -> String {
-    let mut out = message.to_owned();
+    let mut out = message
+        .replace("DependsOn names", "depends_on names")
+        .replace("key 'UpdatePolicy'", "key 'update_policy'");
     // Longer names first, so that `Fn::StrReplaceStrict` is not read as `Fn::StrReplace`.
     let mut names: Vec<&(&str, &str)> = FUNCTION_NAMES.iter().collect();
     names.sort_by_key(|(_, ir)| std::cmp::Reverse(ir.len()));
@@ -233,6 +235,14 @@ mod tests {
         assert_eq!(
             hot_message("Fn::StrReplaceStrict takes x; Fn::GetAtt to unknown resource 'a'"),
             "str_replace_strict takes x; get_attr to unknown resource 'a'"
+        );
+        assert_eq!(
+            hot_message("DependsOn names unknown resource 'g'"),
+            "depends_on names unknown resource 'g'"
+        );
+        assert_eq!(
+            hot_message("key 'UpdatePolicy' is not supported on a resource"),
+            "key 'update_policy' is not supported on a resource"
         );
     }
 
