@@ -145,15 +145,25 @@ impl Translator<'_> {
 
     // ---- parameters ---------------------------------------------------------------------
 
-    fn parameters(&mut self, value: &Value) -> IndexMap<String, ParameterDecl> {
+    /// Each entry of a section read by `read` at `<section>.<name>`; entries it refuses
+    /// (after reporting why) are left out.
+    fn entries<T>(
+        &mut self,
+        section: &str,
+        value: &Value,
+        read: fn(&mut Self, &Value, &str) -> Option<T>,
+    ) -> IndexMap<String, T> {
         let mut out = IndexMap::new();
-        for (name, decl) in self.section("parameters", value) {
-            let path = join_key("parameters", name);
-            if let Some(decl) = self.parameter(decl, &path) {
-                out.insert(name.clone(), decl);
+        for (name, entry) in self.section(section, value) {
+            if let Some(entry) = read(self, entry, &join_key(section, name)) {
+                out.insert(name.clone(), entry);
             }
         }
         out
+    }
+
+    fn parameters(&mut self, value: &Value) -> IndexMap<String, ParameterDecl> {
+        self.entries("parameters", value, Self::parameter)
     }
 
     fn parameter(&mut self, value: &Value, path: &str) -> Option<ParameterDecl> {
@@ -451,14 +461,7 @@ impl Translator<'_> {
     // ---- resources and outputs ----------------------------------------------------------
 
     fn resources(&mut self, value: &Value) -> IndexMap<String, ResourceSpec> {
-        let mut out = IndexMap::new();
-        for (id, spec) in self.section("resources", value) {
-            let path = join_key("resources", id);
-            if let Some(spec) = self.resource(spec, &path) {
-                out.insert(id.clone(), spec);
-            }
-        }
-        out
+        self.entries("resources", value, Self::resource)
     }
 
     fn resource(&mut self, value: &Value, path: &str) -> Option<ResourceSpec> {
@@ -553,39 +556,38 @@ impl Translator<'_> {
     }
 
     fn outputs(&mut self, value: &Value) -> IndexMap<String, OutputSpec> {
-        let mut out = IndexMap::new();
-        for (name, spec) in self.section("outputs", value) {
-            let path = join_key("outputs", name);
-            let Value::Object(map) = spec else {
-                self.problem(
-                    &path,
-                    ProblemKind::Unsupported,
-                    format!("an output must be a map, found {}", kind(spec)),
-                );
-                continue;
-            };
-            let mut output = OutputSpec::new(Expr::Null);
-            for (key, item) in map {
-                let here = join_key(&path, key);
-                match key.as_str() {
-                    "value" => output.value = self.expr(item, &here, Scope::Value),
-                    "description" => output.description = self.text(item, &here),
-                    "condition" if self.version.has_conditions() => {
-                        output.condition = self.condition_use(item, &here)
-                    }
-                    other => self.problem(
-                        &here,
-                        ProblemKind::Unsupported,
-                        format!(
-                            "'{other}' is not a valid key of an output in version {}",
-                            self.version
-                        ),
-                    ),
+        self.entries("outputs", value, Self::output)
+    }
+
+    fn output(&mut self, value: &Value, path: &str) -> Option<OutputSpec> {
+        let Value::Object(map) = value else {
+            self.problem(
+                path,
+                ProblemKind::Unsupported,
+                format!("an output must be a map, found {}", kind(value)),
+            );
+            return None;
+        };
+        let mut output = OutputSpec::new(Expr::Null);
+        for (key, item) in map {
+            let here = join_key(path, key);
+            match key.as_str() {
+                "value" => output.value = self.expr(item, &here, Scope::Value),
+                "description" => output.description = self.text(item, &here),
+                "condition" if self.version.has_conditions() => {
+                    output.condition = self.condition_use(item, &here)
                 }
+                other => self.problem(
+                    &here,
+                    ProblemKind::Unsupported,
+                    format!(
+                        "'{other}' is not a valid key of an output in version {}",
+                        self.version
+                    ),
+                ),
             }
-            out.insert(name.clone(), output);
         }
-        out
+        Some(output)
     }
 
     // ---- conditions ---------------------------------------------------------------------
