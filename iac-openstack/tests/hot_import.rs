@@ -596,3 +596,16 @@ resources: {}
         "{text}"
     );
 }
+
+#[test]
+fn a_parameter_and_a_resource_may_not_share_a_name() {
+    // HOT tells them apart by get_param / get_resource; the IR has one Ref, so the import
+    // says so instead of letting get_resource find the parameter.
+    assert_eq!(
+        problems(
+            "heat_template_version: rocky\nparameters:\n  net: {type: string, default: x}\n\
+             resources:\n  net: {type: T}\n  port: {type: T, properties: {n: {get_resource: net}}}\n"
+        ),
+        "resources.net: logical id 'net' is also the name of a parameter"
+    );
+}

@@ -53,6 +53,8 @@
 //!   name).
 //! - `deletion_policy: Snapshot` (the IR has Delete and Retain), `external_id`,
 //!   `update_policy`; several constraints of the same kind on one parameter.
+//! - A parameter and a resource with the same name (HOT tells them apart by `get_param` and
+//!   `get_resource`; the IR has one `Ref`).
 //!
 //! # Known differences from Heat
 //!
@@ -186,9 +188,7 @@ impl HotTemplate {
                     e.kind,
                     ProblemKind::UnknownReference | ProblemKind::WrongReference
                 ) && e.message.starts_with("Ref ");
-                // A HOT parameter and a resource may share a name: get_param and
-                // get_resource say which one they mean.
-                if is_ref || e.kind == ProblemKind::DuplicateName {
+                if is_ref {
                     continue;
                 }
                 problems.push(ValidationError {
