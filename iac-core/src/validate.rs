@@ -585,6 +585,9 @@ fn call_problem(function: &str, args: &Expr) -> Option<CallProblem> {
             _ => shape("a list of at least two conditions"),
         },
         "Fn::EqualsStrict" => list_of(2, "[value, value]"),
+        "Fn::Contains" => list_of(2, "[value, list or text]"),
+        "Fn::Filter" => list_of(2, "[values to drop, list]"),
+        "Fn::MapReplace" => list_of(2, "[map, {\"keys\": {...}, \"values\": {...}}]"),
         "Fn::StrSplit" => match args {
             Expr::List(items) if (2..=3).contains(&items.len()) => None,
             Expr::List(_) => shape("[delimiter, text] or [delimiter, text, index]"),
@@ -840,7 +843,8 @@ mod tests {
                    "NotAMap": {"Fn::Repeat": [1]},
                    "Split": {"Fn::StrSplit": [","]},
                    "Join": {"Fn::ListJoin": [","]},
-                   "Eq": {"Fn::EqualsStrict": [1, 2, 3]}
+                   "Eq": {"Fn::EqualsStrict": [1, 2, 3]},
+                   "In": {"Fn::Contains": ["a"]}
                  }}}}"#,
         )
         .unwrap_err();
@@ -849,6 +853,7 @@ mod tests {
             "Resources.R.Properties.Eq: Fn::EqualsStrict takes [value, value], got a list of 3\n\
              Resources.R.Properties.Extra: Fn::Repeat takes {\"for_each\": {placeholder: list}, \
              \"template\": value}, got a map with keys [for_each, template, loop]\n\
+             Resources.R.Properties.In: Fn::Contains takes [value, list or text], got a list of 1\n\
              Resources.R.Properties.Join: Fn::ListJoin takes [delimiter, list, ...], got a list of 1\n\
              Resources.R.Properties.Missing: Fn::StrReplace takes {\"template\": text, \"params\": \
              {placeholder: value}}, got a map with keys [template]\n\

@@ -54,6 +54,11 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Fn::Repeat",
     "Fn::MapMerge",
     "Fn::EqualsStrict",
+    "Fn::ListConcat",
+    "Fn::ListConcatUnique",
+    "Fn::Contains",
+    "Fn::Filter",
+    "Fn::MapReplace",
 ];
 
 /// Evaluates `{function: args}` standing at `path`.
@@ -275,6 +280,11 @@ impl Call<'_> {
             "Fn::Repeat" => self.repeat(value),
             "Fn::MapMerge" => self.map_merge(value),
             "Fn::EqualsStrict" => self.equals_strict(value),
+            "Fn::ListConcat" => self.list_concat(value, false),
+            "Fn::ListConcatUnique" => self.list_concat(value, true),
+            "Fn::Contains" => self.contains(value),
+            "Fn::Filter" => self.filter(value),
+            "Fn::MapReplace" => self.map_replace(value),
             other => Err(EvalError::Unsupported {
                 path: self.path.clone(),
                 function: other.to_owned(),

@@ -1676,3 +1676,120 @@ fn equals_strict_compares_like_python() {
         "P.Fn::EqualsStrict: Fn::EqualsStrict: expected [value, value], got a list of 1 item"
     );
 }
+
+#[test]
+fn list_concat_and_unique() {
+    assert_eq!(
+        ok(json!({"Fn::ListConcat": [["a", "b"], null, [], {"Ref": "Zones"}]})),
+        json!(["a", "b", "a", "b", "c"])
+    );
+    assert_eq!(ok(json!({"Fn::ListConcat": []})), json!([]));
+    // The last of equal items stays.
+    assert_eq!(
+        ok(json!({"Fn::ListConcatUnique": [["a", "b", 1], ["a", 1.0, {"k": 1}], [{"k": 1}]]})),
+        json!(["b", "a", 1.0, {"k": 1}])
+    );
+    assert_eq!(
+        err_text(json!({"Fn::ListConcat": [["a"], "b"]})),
+        "P.Fn::ListConcat[1]: Fn::ListConcat: items to concatenate must be lists, got a string"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::ListConcatUnique": "a"})),
+        "P.Fn::ListConcatUnique: Fn::ListConcatUnique: expected a list of lists, got a string"
+    );
+}
+
+#[test]
+fn contains_looks_in_lists_and_texts() {
+    for (args, found) in [
+        (json!(["a", {"Ref": "Zones"}]), true),
+        (json!(["d", {"Ref": "Zones"}]), false),
+        (json!([1, [1.0, 2]]), true),
+        (json!(["1", [1]]), false),
+        (json!(["od", {"Ref": "Env"}]), true),
+        (json!(["x", "prod"]), false),
+    ] {
+        assert_eq!(
+            ok(json!({"Fn::Contains": args.clone()})),
+            json!(found),
+            "{args}"
+        );
+    }
+    assert_eq!(
+        err_text(json!({"Fn::Contains": [1, "abc"]})),
+        "P.Fn::Contains[0]: Fn::Contains: only a text can be looked for in a text, got a number"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Contains": ["a", {"a": 1}]})),
+        "P.Fn::Contains[1]: Fn::Contains: expected a list or a text to look in, got a map of 1 key"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Contains": ["a"]})),
+        "P.Fn::Contains: Fn::Contains: expected [value, list or text], got a list of 1 item"
+    );
+}
+
+#[test]
+fn filter_drops_values() {
+    assert_eq!(
+        ok(json!({"Fn::Filter": [["b", 2], ["a", "b", 2.0, 3, "b"]]})),
+        json!(["a", 3])
+    );
+    assert_eq!(ok(json!({"Fn::Filter": [null, ["a"]]})), json!(["a"]));
+    assert_eq!(ok(json!({"Fn::Filter": [[], ["a"]]})), json!(["a"]));
+    assert_eq!(ok(json!({"Fn::Filter": [["a"], []]})), json!([]));
+    assert_eq!(ok(json!({"Fn::Filter": [["a"], null]})), Value::Null);
+    assert_eq!(
+        err_text(json!({"Fn::Filter": [["a"], "abc"]})),
+        "P.Fn::Filter[1]: Fn::Filter: expected a list to filter, got a string"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Filter": ["a", ["a"]]})),
+        "P.Fn::Filter[0]: Fn::Filter: expected a list of values to drop, got a string"
+    );
+}
+
+#[test]
+fn map_replace_renames_keys_and_replaces_values() {
+    assert_eq!(
+        ok(json!({"Fn::MapReplace": [
+            {"k1": "v1", "k2": "v2", "k3": 3, "k4": ["v1"]},
+            {"keys": {"k1": "K1", "k3": null}, "values": {"v2": "V2", "v1": "V1", "3": "x"}}
+        ]})),
+        json!({"K1": "V1", "k2": "V2", "k3": 3, "k4": ["v1"]})
+    );
+    assert_eq!(
+        ok(json!({"Fn::MapReplace": [{"a": 1}, {}]})),
+        json!({"a": 1})
+    );
+    assert_eq!(ok(json!({"Fn::MapReplace": [null, null]})), json!({}));
+    let cases = [
+        (
+            json!([{"a": 1, "b": 2}, {"keys": {"a": "b"}}]),
+            "P.Fn::MapReplace: Fn::MapReplace: key replacement 'b' collides with a key of the input map",
+        ),
+        (
+            json!([{"a": 1, "b": 2}, {"keys": {"a": "c", "b": "c"}}]),
+            "P.Fn::MapReplace: Fn::MapReplace: key replacement 'c' collides with a key of the output map",
+        ),
+        (
+            json!([{"a": 1}, {"names": {}}]),
+            "P.Fn::MapReplace[1]: Fn::MapReplace: expected [map, {\"keys\": {old: new}, \"values\": {old: new}}], got unknown key 'names'",
+        ),
+        (
+            json!([["a"], {}]),
+            "P.Fn::MapReplace[0]: Fn::MapReplace: expected [map, {\"keys\": {old: new}, \"values\": {old: new}}], got a list of 1 item",
+        ),
+        (
+            json!([{"a": 1}, {"keys": {"a": 2}}]),
+            "P.Fn::MapReplace[1]: Fn::MapReplace: the new name of key 'a' must be a text, got a number",
+        ),
+        (
+            json!([{"a": 1}]),
+            "P.Fn::MapReplace: Fn::MapReplace: expected [map, {\"keys\": {old: new}, \"values\": {old: new}}], got a list of 1 item",
+        ),
+    ];
+    for (args, message) in cases {
+        assert_eq!(err_text(json!({"Fn::MapReplace": args})), message);
+    }
+}

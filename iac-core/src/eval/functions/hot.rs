@@ -13,6 +13,10 @@
 //! | `Fn::Repeat` | `repeat` | `{"for_each": {placeholder: list}, "template": value, "permutations": bool}` |
 //! | `Fn::MapMerge` | `map_merge` | `[map, map, ...]` |
 //! | `Fn::EqualsStrict` | `equals` | `[value, value]` |
+//! | `Fn::ListConcat` (`Unique`) | `list_concat` (`_unique`) | `[list, list, ...]` |
+//! | `Fn::Contains` | `contains` | `[value, list or text]` |
+//! | `Fn::Filter` | `filter` | `[values to drop, list]` |
+//! | `Fn::MapReplace` | `map_replace` | `[map, {"keys": {old: new}, "values": {old: new}}]` |
 //!
 //! Where Heat writes a non-string value into a text it uses Python: lists and maps become
 //! JSON with sorted keys and `", "` / `": "` separators, booleans become `True` / `False`.
@@ -535,6 +539,177 @@ impl Call<'_> {
     pub(super) fn equals_strict(&self, value: Value) -> Result<Value, EvalError> {
         let items = self.list(value, 2, 2, "[value, value]")?;
         Ok(Value::Bool(python_eq(&items[0], &items[1])))
+    }
+}
+
+impl Call<'_> {
+    /// `Fn::ListConcat [list, ...]`: the lists one after the other; null is the empty list.
+    /// `unique` keeps only the last of equal items.
+    pub(super) fn list_concat(&self, value: Value, unique: bool) -> Result<Value, EvalError> {
+        let lists = self.list(value, 0, usize::MAX, "a list of lists")?;
+        let mut out: Vec<Value> = Vec::new();
+        for (i, list) in lists.into_iter().enumerate() {
+            match list {
+                Value::Null => {}
+                Value::Array(items) => out.extend(items),
+                other => {
+                    return Err(self.error_at(
+                        Some(i),
+                        format!(
+                            "items to concatenate must be lists, got {}",
+                            describe(&other)
+                        ),
+                    ));
+                }
+            }
+        }
+        if unique {
+            let mut kept: Vec<Value> = Vec::with_capacity(out.len());
+            for (i, item) in out.iter().enumerate() {
+                if !out[i + 1..].iter().any(|later| python_eq(later, item)) {
+                    kept.push(item.clone());
+                }
+            }
+            out = kept;
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// `Fn::Contains [value, list or text]`: an item of the list equal to the value, or (for
+    /// a text) the value as a part of the text.
+    pub(super) fn contains(&self, value: Value) -> Result<Value, EvalError> {
+        let mut items = self.list(value, 2, 2, "[value, list or text]")?.into_iter();
+        let needle = items.next().unwrap_or_default();
+        Ok(Value::Bool(match items.next().unwrap_or_default() {
+            Value::Array(list) => list.iter().any(|item| python_eq(item, &needle)),
+            Value::String(text) => match &needle {
+                Value::String(part) => text.contains(part.as_str()),
+                other => {
+                    return Err(self.error_at(
+                        Some(0),
+                        format!(
+                            "only a text can be looked for in a text, got {}",
+                            describe(other)
+                        ),
+                    ));
+                }
+            },
+            other => {
+                return Err(self.error_at(
+                    Some(1),
+                    format!(
+                        "expected a list or a text to look in, got {}",
+                        describe(&other)
+                    ),
+                ));
+            }
+        }))
+    }
+
+    /// `Fn::Filter [values, list]`: the list without the items equal to one of the values.
+    /// An empty or null list comes back as it is; empty or null values filter nothing.
+    pub(super) fn filter(&self, value: Value) -> Result<Value, EvalError> {
+        let mut items = self
+            .list(value, 2, 2, "[values to drop, list]")?
+            .into_iter();
+        let drop = items.next().unwrap_or_default();
+        let list = match items.next().unwrap_or_default() {
+            Value::Array(list) if !list.is_empty() => list,
+            empty if is_empty_value(&empty) => return Ok(empty),
+            other => {
+                return Err(self.error_at(
+                    Some(1),
+                    format!("expected a list to filter, got {}", describe(&other)),
+                ));
+            }
+        };
+        let drop = match drop {
+            Value::Array(values) => values,
+            empty if is_empty_value(&empty) => return Ok(Value::Array(list)),
+            other => {
+                return Err(self.error_at(
+                    Some(0),
+                    format!(
+                        "expected a list of values to drop, got {}",
+                        describe(&other)
+                    ),
+                ));
+            }
+        };
+        Ok(Value::Array(
+            list.into_iter()
+                .filter(|item| !drop.iter().any(|d| python_eq(d, item)))
+                .collect(),
+        ))
+    }
+
+    /// `Fn::MapReplace [map, {"keys": {old: new}, "values": {old: new}}]`: renames keys and
+    /// replaces text values; a key renamed onto another key of the map is an error.
+    pub(super) fn map_replace(&self, value: Value) -> Result<Value, EvalError> {
+        const SHAPE: &str = "[map, {\"keys\": {old: new}, \"values\": {old: new}}]";
+        let mut items = self.list(value, 2, 2, SHAPE)?.into_iter();
+        let map = |v: Value, index: usize| match v {
+            Value::Null => Ok(Map::new()),
+            Value::Object(map) => Ok(map),
+            other => Err(self.error_at(
+                Some(index),
+                format!("expected {SHAPE}, got {}", describe(&other)),
+            )),
+        };
+        let input = map(items.next().unwrap_or_default(), 0)?;
+        let mut replacements = map(items.next().unwrap_or_default(), 1)?;
+        if let Some(extra) = replacements.keys().find(|k| *k != "keys" && *k != "values") {
+            return Err(self.error_at(
+                Some(1),
+                format!("expected {SHAPE}, got unknown key '{extra}'"),
+            ));
+        }
+        let keys = map(replacements.remove("keys").unwrap_or_default(), 1)?;
+        let values = map(replacements.remove("values").unwrap_or_default(), 1)?;
+        let mut out = Map::new();
+        for (k, v) in &input {
+            let key = match keys.get(k) {
+                None | Some(Value::Null) => k.clone(),
+                Some(Value::String(new)) if new != k && input.contains_key(new) => {
+                    return Err(self.error(format!(
+                        "key replacement '{new}' collides with a key of the input map"
+                    )));
+                }
+                Some(Value::String(new)) if out.contains_key(new) => {
+                    return Err(self.error(format!(
+                        "key replacement '{new}' collides with a key of the output map"
+                    )));
+                }
+                Some(Value::String(new)) => new.clone(),
+                Some(other) => {
+                    return Err(self.error_at(
+                        Some(1),
+                        format!(
+                            "the new name of key '{k}' must be a text, got {}",
+                            describe(other)
+                        ),
+                    ));
+                }
+            };
+            let value = match v {
+                Value::String(text) => values.get(text).cloned().unwrap_or_else(|| v.clone()),
+                other => other.clone(),
+            };
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// What Python treats as false in Heat's `filter`: null, an empty text, list or map.
+fn is_empty_value(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
     }
 }
 
