@@ -382,6 +382,7 @@ conditions:
   c: {not: nowhere}
   d: {equals: [{get_param: nope}, 1]}
   e: {contains: [1, [1]]}
+  f: {filter: [[1], [1]]}
 resources:
   r: {type: T, condition: {not: c}, external_id: abc, deletion_policy: Snapshot}
   s: {type: T, condition: ghost, update_policy: {}, colour: red}
@@ -392,6 +393,7 @@ resources:
          conditions.c.not: unknown condition 'nowhere'\n\
          conditions.d.equals[0].get_param: get_param names unknown parameter 'nope'\n\
          conditions.e: 'contains' is not a condition function in version 2016-10-14\n\
+         conditions.f: 'filter' is not a condition function in version 2016-10-14\n\
          resources.r.deletion_policy: deletion policy Snapshot is not supported by this SDK (only Delete and Retain)\n\
          resources.r.external_id: external_id (adopting an existing cloud resource) is not supported by this SDK\n\
          resources.s.colour: 'colour' is not a valid key of a resource in version 2016-10-14\n\
@@ -419,7 +421,7 @@ resources:
           ip: {get_attr: [port]}
       name: {str_replace: {template: x}}
       other: {get_file: missing.sh}
-      m: {map_replace: [{}, {}]}
+      m: {yaql: {expression: $.data}}
   server:
     type: OS::Nova::Server
     depends_on: [ghost]
@@ -434,7 +436,7 @@ mappings: {}
          outputs.x.value.get_param: get_param names 'port', which is a resource, not a parameter\n\
          resources.port.properties.fixed_ips[0].ip.get_attr: get_attr of all attributes of a resource (no attribute name) is not supported by this SDK\n\
          resources.port.properties.fixed_ips[0].subnet: get_attr to unknown resource 'nosuch'\n\
-         resources.port.properties.m.map_replace: function 'map_replace' is not supported by this SDK\n\
+         resources.port.properties.m.yaql: function 'yaql' is not supported by this SDK\n\
          resources.port.properties.name: str_replace takes {\"template\": text, \"params\": {placeholder: value}}, got a map with keys [template]\n\
          resources.port.properties.network.get_resource: get_resource names 'net', which is a parameter, not a resource\n\
          resources.port.properties.other.get_file: get_file: no content for 'missing.sh' (give it in the files, or put it next to the template)\n\
@@ -535,6 +537,10 @@ resources:
       first: {str_split: [",", "a,b,c", 1]}
       labels: {map_merge: [{a: "1"}, {get_param: settings}]}
       log: {if: [debugging, verbose, quiet]}
+      all: {list_concat_unique: [[a, b], {get_param: ports}, [a]]}
+      kept: {filter: [[b], [a, b, c]]}
+      renamed: {map_replace: [{a: x, b: y}, {keys: {a: A}, values: {y: Y}}]}
+      has_80: {if: [{contains: ["80", {get_param: ports}]}, yes, no]}
 outputs:
   ip: {value: {get_attr: [port, fixed_ips, 0, ip_address]}}
   nothing: {value: {get_attr: [port, fixed_ips, 3, ip_address]}}
@@ -569,6 +575,10 @@ outputs:
             "first": "b",
             "labels": {"a": "1", "dns": ["1.1.1.1", "8.8.8.8"]},
             "log": "quiet",
+            "all": ["b", "80", "443", "a"],
+            "kept": ["a", "c"],
+            "renamed": {"A": "x", "b": "Y"},
+            "has_80": "yes",
         })
     );
     let output = |name: &str| evaluate(&back.outputs[name].value, &ctx, name).unwrap();

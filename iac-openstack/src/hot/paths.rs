@@ -21,6 +21,11 @@ pub(crate) const FUNCTION_NAMES: &[(&str, &str)] = &[
     ("or", "Fn::Or"),
     ("not", "Fn::Not"),
     ("if", "Fn::If"),
+    ("list_concat", "Fn::ListConcat"),
+    ("list_concat_unique", "Fn::ListConcatUnique"),
+    ("contains", "Fn::Contains"),
+    ("filter", "Fn::Filter"),
+    ("map_replace", "Fn::MapReplace"),
 ];
 
 /// The IR keys of resources and outputs and their HOT names.

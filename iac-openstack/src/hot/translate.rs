@@ -818,6 +818,11 @@ impl Translator<'_> {
                 }
             }
             "map_merge" => self.call("Fn::MapMerge", args, here, v),
+            "list_concat" => self.call("Fn::ListConcat", args, here, v),
+            "list_concat_unique" => self.call("Fn::ListConcatUnique", args, here, v),
+            "contains" => self.call("Fn::Contains", args, here, v),
+            "filter" => self.call("Fn::Filter", args, here, v),
+            "map_replace" => self.call("Fn::MapReplace", args, here, v),
             "if" => match args {
                 Value::Array(items) if items.len() == 3 => {
                     let name = self
@@ -879,6 +884,7 @@ impl Translator<'_> {
     fn condition_function(&mut self, key: &str, args: &Value, here: &str) -> Expr {
         match key {
             "get_param" => self.get_param(args, here, Scope::Condition),
+            "contains" => self.call("Fn::Contains", args, here, Scope::Condition),
             "equals" => match args {
                 Value::Array(items) if items.len() == 2 => {
                     self.call("Fn::EqualsStrict", args, here, Scope::Condition)
