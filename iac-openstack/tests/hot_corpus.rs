@@ -276,3 +276,26 @@ fn agreement_with_heat_on_the_corpus() {
         disagreements.join("\n")
     );
 }
+
+/// Every corpus template, once imported, is plain ROS-shaped data: written as ROS JSON or
+/// YAML and read back by iac-core's loader, it is the same IR.
+#[test]
+fn every_imported_template_round_trips_through_the_ros_format() {
+    use iac_core::loader::{load_json, load_yaml, to_json_string_pretty, to_yaml_string};
+    let dir = corpus_dir();
+    let oracle: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("oracle.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    for entry in oracle["results"].as_array().unwrap() {
+        let file = entry["file"].as_str().unwrap();
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let t = hot::load_with_files(&text, &stand_in).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let ir = t.template();
+        let json = to_json_string_pretty(ir).unwrap();
+        assert_eq!(&load_json(&json).unwrap(), ir, "{file}: through ROS JSON");
+        let yaml = to_yaml_string(ir).unwrap();
+        assert_eq!(&load_yaml(&yaml).unwrap(), ir, "{file}: through ROS YAML");
+        checked += 1;
+    }
+    assert_eq!(checked, 149);
+}
