@@ -59,6 +59,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Fn::Contains",
     "Fn::Filter",
     "Fn::MapReplace",
+    "Fn::Digest",
 ];
 
 /// Evaluates `{function: args}` standing at `path`.
@@ -285,6 +286,7 @@ impl Call<'_> {
             "Fn::Contains" => self.contains(value),
             "Fn::Filter" => self.filter(value),
             "Fn::MapReplace" => self.map_replace(value),
+            "Fn::Digest" => self.digest(value),
             other => Err(EvalError::Unsupported {
                 path: self.path.clone(),
                 function: other.to_owned(),

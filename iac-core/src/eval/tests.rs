@@ -1793,3 +1793,51 @@ fn map_replace_renames_keys_and_replaces_values() {
         assert_eq!(err_text(json!({"Fn::MapReplace": args})), message);
     }
 }
+
+#[test]
+fn digest_hashes_latin_1_text() {
+    for (algorithm, hex) in [
+        ("md5", "900150983cd24fb0d6963f7d28e17f72"),
+        ("SHA1", "a9993e364706816aba3e25717850c26c9cd0d89d"),
+        (
+            "sha224",
+            "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7",
+        ),
+        (
+            "sha256",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
+        (
+            "sha384",
+            "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7",
+        ),
+        (
+            "sha512",
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+        ),
+    ] {
+        assert_eq!(
+            ok(json!({"Fn::Digest": [algorithm, "abc"]})),
+            json!(hex),
+            "{algorithm}"
+        );
+    }
+    // "é" is one Latin-1 byte (0xe9), as Heat encodes it.
+    assert_eq!(
+        ok(json!({"Fn::Digest": ["md5", "é"]})),
+        json!("3406877694691ddd1dfb0aca54681407")
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Digest": ["md5", "€"]})),
+        "P.Fn::Digest[1]: Fn::Digest: the text has characters outside Latin-1"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Digest": ["crc32", "a"]})),
+        "P.Fn::Digest[0]: Fn::Digest: unsupported algorithm 'crc32' (md5, sha1, sha224, sha256, \
+         sha384 or sha512)"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Digest": ["md5", 1]})),
+        "P.Fn::Digest[1]: Fn::Digest: expected the text (a string), got a number"
+    );
+}

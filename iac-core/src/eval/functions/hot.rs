@@ -16,6 +16,7 @@
 //! | `Fn::ListConcat` (`Unique`) | `list_concat` (`_unique`) | `[list, list, ...]` |
 //! | `Fn::Contains` | `contains` | `[value, list or text]` |
 //! | `Fn::Filter` | `filter` | `[values to drop, list]` |
+//! | `Fn::Digest` | `digest` | `[algorithm, text]`: md5, sha1, sha224, sha256, sha384, sha512 |
 //! | `Fn::MapReplace` | `map_replace` | `[map, {"keys": {old: new}, "values": {old: new}}]` |
 //!
 //! Where Heat writes a non-string value into a text it uses Python: lists and maps become
@@ -698,6 +699,40 @@ impl Call<'_> {
             out.insert(key, value);
         }
         Ok(Value::Object(out))
+    }
+}
+
+impl Call<'_> {
+    /// `Fn::Digest [algorithm, text]`: the hex digest of the text's Latin-1 bytes (Heat
+    /// encodes the text that way, so other characters are an error).
+    pub(super) fn digest(&self, value: Value) -> Result<Value, EvalError> {
+        use sha2::Digest as _;
+        let mut items = self.list(value, 2, 2, "[algorithm, text]")?.into_iter();
+        let algorithm = self.string(items.next().unwrap_or_default(), Some(0), "the algorithm")?;
+        let text = self.string(items.next().unwrap_or_default(), Some(1), "the text")?;
+        let bytes: Vec<u8> = text
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).ok())
+            .collect::<Option<_>>()
+            .ok_or_else(|| self.error_at(Some(1), "the text has characters outside Latin-1"))?;
+        let digest = match algorithm.to_ascii_lowercase().as_str() {
+            "md5" => hex::encode(md5::Md5::digest(&bytes)),
+            "sha1" => hex::encode(sha1::Sha1::digest(&bytes)),
+            "sha224" => hex::encode(sha2::Sha224::digest(&bytes)),
+            "sha256" => hex::encode(sha2::Sha256::digest(&bytes)),
+            "sha384" => hex::encode(sha2::Sha384::digest(&bytes)),
+            "sha512" => hex::encode(sha2::Sha512::digest(&bytes)),
+            _ => {
+                return Err(self.error_at(
+                    Some(0),
+                    format!(
+                        "unsupported algorithm '{algorithm}' (md5, sha1, sha224, sha256, sha384 \
+                         or sha512)"
+                    ),
+                ));
+            }
+        };
+        Ok(Value::String(digest))
     }
 }
 
