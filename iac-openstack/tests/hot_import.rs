@@ -541,6 +541,7 @@ resources:
       kept: {filter: [[b], [a, b, c]]}
       renamed: {map_replace: [{a: x, b: y}, {keys: {a: A}, values: {y: Y}}]}
       has_80: {if: [{contains: ["80", {get_param: ports}]}, yes, no]}
+      hash: {digest: [sha256, {get_param: prefix}]}
 outputs:
   ip: {value: {get_attr: [port, fixed_ips, 0, ip_address]}}
   nothing: {value: {get_attr: [port, fixed_ips, 3, ip_address]}}
@@ -579,6 +580,7 @@ outputs:
             "kept": ["a", "c"],
             "renamed": {"A": "x", "b": "Y"},
             "has_80": "yes",
+            "hash": "4b5e57f6eb2f42b9039b3d1e13929295f231749c510cbe341cd68036d9af97e2",
         })
     );
     let output = |name: &str| evaluate(&back.outputs[name].value, &ctx, name).unwrap();

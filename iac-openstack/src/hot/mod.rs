@@ -27,7 +27,7 @@
 //! | `get_attr: [resource, attribute, path...]` | `Fn::GetAtt [resource, attribute, path...]` |
 //! | `str_replace` (`_strict`, `_vstrict`) | `Fn::StrReplace` (`Strict`, `VStrict`) |
 //! | `list_join`, `str_split`, `repeat`, `map_merge` | `Fn::ListJoin`, `Fn::StrSplit`, `Fn::Repeat`, `Fn::MapMerge` |
-//! | `list_concat` (`_unique`), `contains`, `filter`, `map_replace` | `Fn::ListConcat` (`Unique`), `Fn::Contains`, `Fn::Filter`, `Fn::MapReplace` |
+//! | `list_concat` (`_unique`), `contains`, `filter`, `map_replace`, `digest` | `Fn::ListConcat` (`Unique`), `Fn::Contains`, `Fn::Filter`, `Fn::MapReplace`, `Fn::Digest` |
 //! | `equals`, `not`, `and`, `or`, `if` | `Fn::EqualsStrict`, `Fn::Not`, `Fn::And`, `Fn::Or`, `Fn::If` |
 //! | `get_file: name` | the file's content, read at import |
 //! | `Fn::Select`, `Fn::Join`, `Fn::Split`, `Fn::Replace`, `Ref` (old versions) | the same |
@@ -48,7 +48,7 @@
 //!
 //! # Not supported (reported as problems, never dropped silently)
 //!
-//! - The functions `digest`, `make_url`, `yaql`, `resource_facade`, `Fn::GetAZs`,
+//! - The functions `make_url`, `yaql`, `resource_facade`, `Fn::GetAZs`,
 //!   `Fn::MemberListToMap`, `Fn::ResourceFacade`; `get_attr` of all attributes (no attribute
 //!   name).
 //! - `deletion_policy: Snapshot` (the IR has Delete and Retain), `external_id`,

@@ -26,6 +26,7 @@ pub(crate) const FUNCTION_NAMES: &[(&str, &str)] = &[
     ("contains", "Fn::Contains"),
     ("filter", "Fn::Filter"),
     ("map_replace", "Fn::MapReplace"),
+    ("digest", "Fn::Digest"),
 ];
 
 /// The IR keys of resources and outputs and their HOT names.

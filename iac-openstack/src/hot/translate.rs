@@ -823,6 +823,7 @@ impl Translator<'_> {
             "contains" => self.call("Fn::Contains", args, here, v),
             "filter" => self.call("Fn::Filter", args, here, v),
             "map_replace" => self.call("Fn::MapReplace", args, here, v),
+            "digest" => self.call("Fn::Digest", args, here, v),
             "if" => match args {
                 Value::Array(items) if items.len() == 3 => {
                     let name = self
