@@ -542,15 +542,23 @@ fn call_problem(function: &str, args: &Expr) -> Option<CallProblem> {
             Expr::String(_) => None,
             _ => shape("a name (a string)"),
         },
-        // A path after the attribute selects inside its value (HOT `get_attr`).
+        // The attribute name may be computed; a path after it selects inside its value
+        // (HOT `get_attr`). The resource must be named, so that the dependency is known.
         "Fn::GetAtt" => match args {
             Expr::List(items)
-                if matches!(items.as_slice(), [Expr::String(_), Expr::String(_), ..]) =>
+                if matches!(
+                    items.as_slice(),
+                    [
+                        Expr::String(_),
+                        Expr::String(_) | Expr::Ref(_) | Expr::GetAtt { .. } | Expr::Call { .. },
+                        ..
+                    ]
+                ) =>
             {
                 None
             }
             Expr::String(dotted) if dotted.contains('.') => None,
-            _ => shape("[resource, attribute, path...] (the first two are strings)"),
+            _ => shape("[resource, attribute, path...] (a resource name first)"),
         },
         "Condition" => match args {
             Expr::String(_) => None,
@@ -836,8 +844,10 @@ mod tests {
                  "Vpc": {"Type": "ALIYUN::ECS::VPC"},
                  "R": {"Type": "ALIYUN::ECS::VPC", "Properties": {
                    "Path": {"Fn::GetAtt": ["Vpc", "Ids", 0, "name"]},
+                   "Computed": {"Fn::GetAtt": ["Vpc", {"Fn::Join": ["", ["I", "ds"]]}]},
+                   "NoName": {"Fn::GetAtt": [{"Ref": "Vpc"}, "Ids"]},
                    "Fine": {"Fn::StrReplace": {"template": "x", "params": {}}},
-                   "Computed": {"Fn::StrReplace": {"Fn::MapMerge": [{}]}},
+                   "ComputedArgs": {"Fn::StrReplace": {"Fn::MapMerge": [{}]}},
                    "Missing": {"Fn::StrReplace": {"template": "x"}},
                    "Extra": {"Fn::Repeat": {"for_each": {}, "template": 1, "loop": true}},
                    "NotAMap": {"Fn::Repeat": [1]},
@@ -857,6 +867,8 @@ mod tests {
              Resources.R.Properties.Join: Fn::ListJoin takes [delimiter, list, ...], got a list of 1\n\
              Resources.R.Properties.Missing: Fn::StrReplace takes {\"template\": text, \"params\": \
              {placeholder: value}}, got a map with keys [template]\n\
+             Resources.R.Properties.NoName: Fn::GetAtt takes [resource, attribute, path...] (a \
+             resource name first), got a list of 2\n\
              Resources.R.Properties.NotAMap: Fn::Repeat takes {\"for_each\": {placeholder: list}, \
              \"template\": value}, got a list of 1\n\
              Resources.R.Properties.Split: Fn::StrSplit takes [delimiter, text] or [delimiter, text, \
