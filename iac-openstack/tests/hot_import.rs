@@ -621,3 +621,26 @@ fn a_parameter_and_a_resource_may_not_share_a_name() {
         "resources.net: logical id 'net' is also the name of a parameter"
     );
 }
+
+#[test]
+fn get_attr_may_compute_the_attribute_name() {
+    let t = load(
+        r#"
+heat_template_version: rocky
+parameters:
+  which: {type: string, default: fixed_ips}
+resources:
+  port: {type: OS::Neutron::Port}
+outputs:
+  o: {value: {get_attr: [port, {get_param: which}, 0, ip_address]}}
+"#,
+    );
+    t.validate(&|_| true).unwrap();
+    let values = resolve_parameters(&t.template().parameters, &IndexMap::new()).unwrap();
+    let (pseudo, mappings, conditions) = (IndexMap::new(), Mappings::new(), IndexMap::new());
+    let ctx = EvalContext::new(&values, &pseudo, &mappings, &conditions, &Created);
+    assert_eq!(
+        evaluate(&t.template().outputs["o"].value, &ctx, "o").unwrap(),
+        Some(json!("10.0.0.5"))
+    );
+}
