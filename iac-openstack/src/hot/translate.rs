@@ -127,17 +127,23 @@ impl Translator<'_> {
         });
     }
 
+    /// `value` is not what `path` needs: `expected` is the message up to what was found
+    /// (`"must be a map, found "`).
+    fn wrong(&mut self, path: &str, expected: &str, value: &Value) {
+        self.problem(
+            path,
+            ProblemKind::Unsupported,
+            format!("{expected}{}", kind(value)),
+        );
+    }
+
     /// A section that must be a map (null is empty).
     fn section<'v>(&mut self, name: &str, value: &'v Value) -> Vec<(&'v String, &'v Value)> {
         match value {
             Value::Object(map) => map.iter().collect(),
             Value::Null => Vec::new(),
             other => {
-                self.problem(
-                    name,
-                    ProblemKind::Unsupported,
-                    format!("must be a map, found {}", kind(other)),
-                );
+                self.wrong(name, "must be a map, found ", other);
                 Vec::new()
             }
         }
@@ -168,11 +174,7 @@ impl Translator<'_> {
 
     fn parameter(&mut self, value: &Value, path: &str) -> Option<ParameterDecl> {
         let Value::Object(map) = value else {
-            self.problem(
-                path,
-                ProblemKind::Unsupported,
-                format!("a parameter must be a map, found {}", kind(value)),
-            );
+            self.wrong(path, "a parameter must be a map, found ", value);
             return None;
         };
         let mut decl = ParameterDecl::default();
@@ -240,11 +242,7 @@ impl Translator<'_> {
             Value::String(s) => Some(Text::Plain(s.clone())),
             Value::Null => None,
             other => {
-                self.problem(
-                    path,
-                    ProblemKind::Unsupported,
-                    format!("must be a text, found {}", kind(other)),
-                );
+                self.wrong(path, "must be a text, found ", other);
                 None
             }
         }
@@ -253,11 +251,7 @@ impl Translator<'_> {
     /// `constraints`: a list of one-constraint maps, each with an optional description.
     fn constraints(&mut self, value: &Value, path: &str, decl: &mut ParameterDecl) {
         let Value::Array(items) = value else {
-            self.problem(
-                path,
-                ProblemKind::Unsupported,
-                format!("must be a list of constraints, found {}", kind(value)),
-            );
+            self.wrong(path, "must be a list of constraints, found ", value);
             return;
         };
         let t = decl.param_type.clone();
@@ -265,11 +259,7 @@ impl Translator<'_> {
         for (i, item) in items.iter().enumerate() {
             let here = join_index(path, i);
             let Value::Object(map) = item else {
-                self.problem(
-                    &here,
-                    ProblemKind::Unsupported,
-                    format!("a constraint must be a map, found {}", kind(item)),
-                );
+                self.wrong(&here, "a constraint must be a map, found ", item);
                 continue;
             };
             let kinds: Vec<&String> = map.keys().filter(|k| *k != "description").collect();
@@ -324,30 +314,18 @@ impl Translator<'_> {
                     Value::Array(values) => {
                         self.set_once(&mut decl.allowed_values, values.clone(), &at, name)
                     }
-                    other => self.problem(
-                        &at,
-                        ProblemKind::Unsupported,
-                        format!("must be a list, found {}", kind(other)),
-                    ),
+                    other => self.wrong(&at, "must be a list, found ", other),
                 },
                 "allowed_pattern" => match arg {
                     Value::String(p) => {
                         self.set_once(&mut decl.allowed_pattern, p.clone(), &at, name)
                     }
-                    other => self.problem(
-                        &at,
-                        ProblemKind::Unsupported,
-                        format!("must be a text, found {}", kind(other)),
-                    ),
+                    other => self.wrong(&at, "must be a text, found ", other),
                 },
                 // Recorded, not enforced: checking needs the cloud (does this flavor exist?).
                 "custom_constraint" => match arg {
                     Value::String(_) => push_extra(decl, "CustomConstraints", arg.clone()),
-                    other => self.problem(
-                        &at,
-                        ProblemKind::Unsupported,
-                        format!("must be a text, found {}", kind(other)),
-                    ),
+                    other => self.wrong(&at, "must be a text, found ", other),
                 },
                 // Recorded, not enforced by iac-core's parameter checks.
                 "modulo" if self.version.at_least("2017-02-24") => {
@@ -387,11 +365,7 @@ impl Translator<'_> {
     /// `{min: x, max: y}` (either may be absent, not both).
     fn bounds(&mut self, value: &Value, path: &str) -> Option<(Option<Value>, Option<Value>)> {
         let Value::Object(map) = value else {
-            self.problem(
-                path,
-                ProblemKind::Unsupported,
-                format!("must be a map with min and/or max, found {}", kind(value)),
-            );
+            self.wrong(path, "must be a map with min and/or max, found ", value);
             return None;
         };
         if map.is_empty() || map.keys().any(|k| k != "min" && k != "max") {
@@ -410,11 +384,7 @@ impl Translator<'_> {
             Value::Array(groups) => groups.clone(),
             Value::Null => Vec::new(),
             other => {
-                self.problem(
-                    "parameter_groups",
-                    ProblemKind::Unsupported,
-                    format!("must be a list, found {}", kind(other)),
-                );
+                self.wrong("parameter_groups", "must be a list, found ", other);
                 Vec::new()
             }
         }
@@ -448,11 +418,7 @@ impl Translator<'_> {
                         format!("parameter '{n}' is in more than one group"),
                     ),
                     Value::String(_) => {}
-                    other => self.problem(
-                        &here,
-                        ProblemKind::Unsupported,
-                        format!("must be a parameter name, found {}", kind(other)),
-                    ),
+                    other => self.wrong(&here, "must be a parameter name, found ", other),
                 }
             }
         }
@@ -466,11 +432,7 @@ impl Translator<'_> {
 
     fn resource(&mut self, value: &Value, path: &str) -> Option<ResourceSpec> {
         let Value::Object(map) = value else {
-            self.problem(
-                path,
-                ProblemKind::Unsupported,
-                format!("a resource must be a map, found {}", kind(value)),
-            );
+            self.wrong(path, "a resource must be a map, found ", value);
             return None;
         };
         let type_name = match map.get("type") {
@@ -503,12 +465,12 @@ impl Translator<'_> {
                         spec.properties = self.expr_map(props, &here, Scope::Value);
                     }
                     Value::Null => {}
-                    other => self.problem(&here, ProblemKind::Unsupported, format!("must be a map, found {}", kind(other))),
+                    other => self.wrong(&here, "must be a map, found ", other),
                 },
                 "metadata" => match item {
                     Value::Object(_) => spec.metadata = Some(item.clone()),
                     Value::Null => {}
-                    other => self.problem(&here, ProblemKind::Unsupported, format!("must be a map, found {}", kind(other))),
+                    other => self.wrong(&here, "must be a map, found ", other),
                 },
                 "depends_on" => match item {
                     Value::String(d) => spec.depends_on = vec![d.clone()],
@@ -521,7 +483,7 @@ impl Translator<'_> {
                         }
                     }
                     Value::Null => {}
-                    other => self.problem(&here, ProblemKind::Unsupported, format!("must be a text or a list, found {}", kind(other))),
+                    other => self.wrong(&here, "must be a text or a list, found ", other),
                 },
                 "deletion_policy" => self.deletion_policy(item, &here, &mut spec),
                 "update_policy" => {
@@ -561,11 +523,7 @@ impl Translator<'_> {
 
     fn output(&mut self, value: &Value, path: &str) -> Option<OutputSpec> {
         let Value::Object(map) = value else {
-            self.problem(
-                path,
-                ProblemKind::Unsupported,
-                format!("an output must be a map, found {}", kind(value)),
-            );
+            self.wrong(path, "an output must be a map, found ", value);
             return None;
         };
         let mut output = OutputSpec::new(Expr::Null);
