@@ -101,6 +101,18 @@ pub struct ValidationErrors {
 }
 
 impl ValidationErrors {
+    /// Gathers problems found by a front-end's own checks (a template format's import, for
+    /// example), sorted by path (then message) like [`validate`]'s; `None` when there are
+    /// none.
+    pub fn from_problems(mut errors: Vec<ValidationError>) -> Option<Self> {
+        if errors.is_empty() {
+            return None;
+        }
+        errors.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+        errors.dedup();
+        Some(ValidationErrors { errors })
+    }
+
     /// The problems, sorted by path.
     pub fn errors(&self) -> &[ValidationError] {
         &self.errors
@@ -164,13 +176,10 @@ pub(crate) fn validate_with_graph(
     v.check_resources(known_types);
     v.check_outputs();
     let graph = v.check_cycles();
-    let mut errors = v.errors;
-    if errors.is_empty() {
-        return Ok(graph);
+    match ValidationErrors::from_problems(v.errors) {
+        None => Ok(graph),
+        Some(errors) => Err(errors),
     }
-    errors.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
-    errors.dedup();
-    Err(ValidationErrors { errors })
 }
 
 /// Where an expression stands, which decides what its references may name.
@@ -533,12 +542,23 @@ fn call_problem(function: &str, args: &Expr) -> Option<CallProblem> {
             Expr::String(_) => None,
             _ => shape("a name (a string)"),
         },
+        // The attribute name may be computed; a path after it selects inside its value
+        // (HOT `get_attr`). The resource must be named, so that the dependency is known.
         "Fn::GetAtt" => match args {
-            Expr::List(items) if matches!(items.as_slice(), [Expr::String(_), Expr::String(_)]) => {
+            Expr::List(items)
+                if matches!(
+                    items.as_slice(),
+                    [
+                        Expr::String(_),
+                        Expr::String(_) | Expr::Ref(_) | Expr::GetAtt { .. } | Expr::Call { .. },
+                        ..
+                    ]
+                ) =>
+            {
                 None
             }
             Expr::String(dotted) if dotted.contains('.') => None,
-            _ => shape("[resource, attribute] (two strings)"),
+            _ => shape("[resource, attribute, path...] (a resource name first)"),
         },
         "Condition" => match args {
             Expr::String(_) => None,
@@ -572,13 +592,54 @@ fn call_problem(function: &str, args: &Expr) -> Option<CallProblem> {
             Expr::List(items) if items.len() >= 2 => None,
             _ => shape("a list of at least two conditions"),
         },
+        "Fn::EqualsStrict" => list_of(2, "[value, value]"),
+        "Fn::Contains" => list_of(2, "[value, list or text]"),
+        "Fn::Filter" => list_of(2, "[values to drop, list]"),
+        "Fn::MapReplace" => list_of(2, "[map, {\"keys\": {...}, \"values\": {...}}]"),
+        "Fn::StrSplit" => match args {
+            Expr::List(items) if (2..=3).contains(&items.len()) => None,
+            Expr::List(_) => shape("[delimiter, text] or [delimiter, text, index]"),
+            _ => None,
+        },
+        "Fn::ListJoin" => match args {
+            Expr::List(items) if items.len() >= 2 => None,
+            Expr::List(_) => shape("[delimiter, list, ...]"),
+            _ => None,
+        },
+        "Fn::StrReplace" | "Fn::StrReplaceStrict" | "Fn::StrReplaceVStrict" => {
+            keys_of(args, &["template", "params"], &[])
+                .then(|| shape("{\"template\": text, \"params\": {placeholder: value}}"))
+                .flatten()
+        }
+        "Fn::Repeat" => keys_of(args, &["for_each", "template"], &["permutations"])
+            .then(|| shape("{\"for_each\": {placeholder: list}, \"template\": value}"))
+            .flatten(),
         _ => None,
+    }
+}
+
+/// True when `args` is a map that lacks one of `required` or has a key outside `required`
+/// and `optional` (a computed argument is not judged).
+fn keys_of(args: &Expr, required: &[&str], optional: &[&str]) -> bool {
+    match args {
+        Expr::Map(map) => {
+            required.iter().any(|k| !map.contains_key(*k))
+                || map
+                    .keys()
+                    .any(|k| !required.contains(&k.as_str()) && !optional.contains(&k.as_str()))
+        }
+        Expr::Ref(_) | Expr::GetAtt { .. } | Expr::Call { .. } => false,
+        _ => true,
     }
 }
 
 fn describe_args(args: &Expr) -> String {
     match args {
         Expr::List(items) => format!("a list of {}", items.len()),
+        Expr::Map(map) => {
+            let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+            format!("a map with keys [{}]", keys.join(", "))
+        }
         other => type_name(other).to_owned(),
     }
 }
@@ -774,5 +835,69 @@ mod tests {
                 .iter()
                 .all(|e| e.kind == ProblemKind::WrongReference)
         );
+    }
+
+    #[test]
+    fn hot_functions_are_checked_for_shape() {
+        let errors = check(
+            r#"{"Resources": {
+                 "Vpc": {"Type": "ALIYUN::ECS::VPC"},
+                 "R": {"Type": "ALIYUN::ECS::VPC", "Properties": {
+                   "Path": {"Fn::GetAtt": ["Vpc", "Ids", 0, "name"]},
+                   "Computed": {"Fn::GetAtt": ["Vpc", {"Fn::Join": ["", ["I", "ds"]]}]},
+                   "NoName": {"Fn::GetAtt": [{"Ref": "Vpc"}, "Ids"]},
+                   "Fine": {"Fn::StrReplace": {"template": "x", "params": {}}},
+                   "ComputedArgs": {"Fn::StrReplace": {"Fn::MapMerge": [{}]}},
+                   "Missing": {"Fn::StrReplace": {"template": "x"}},
+                   "Extra": {"Fn::Repeat": {"for_each": {}, "template": 1, "loop": true}},
+                   "NotAMap": {"Fn::Repeat": [1]},
+                   "Split": {"Fn::StrSplit": [","]},
+                   "Join": {"Fn::ListJoin": [","]},
+                   "Eq": {"Fn::EqualsStrict": [1, 2, 3]},
+                   "In": {"Fn::Contains": ["a"]}
+                 }}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "Resources.R.Properties.Eq: Fn::EqualsStrict takes [value, value], got a list of 3\n\
+             Resources.R.Properties.Extra: Fn::Repeat takes {\"for_each\": {placeholder: list}, \
+             \"template\": value}, got a map with keys [for_each, template, loop]\n\
+             Resources.R.Properties.In: Fn::Contains takes [value, list or text], got a list of 1\n\
+             Resources.R.Properties.Join: Fn::ListJoin takes [delimiter, list, ...], got a list of 1\n\
+             Resources.R.Properties.Missing: Fn::StrReplace takes {\"template\": text, \"params\": \
+             {placeholder: value}}, got a map with keys [template]\n\
+             Resources.R.Properties.NoName: Fn::GetAtt takes [resource, attribute, path...] (a \
+             resource name first), got a list of 2\n\
+             Resources.R.Properties.NotAMap: Fn::Repeat takes {\"for_each\": {placeholder: list}, \
+             \"template\": value}, got a list of 1\n\
+             Resources.R.Properties.Split: Fn::StrSplit takes [delimiter, text] or [delimiter, text, \
+             index], got a list of 1"
+        );
+        // A get_attr path keeps the dependency on the resource.
+        let t = load_json(
+            r#"{"Resources": {"Vpc": {"Type": "ALIYUN::ECS::VPC"},
+                 "R": {"Type": "ALIYUN::ECS::VPC",
+                       "Properties": {"X": {"Fn::GetAtt": ["Vpc", "Ids", 0]}}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            DepGraph::from_template(&t).unwrap().dependencies_of("R"),
+            vec!["Vpc"]
+        );
+    }
+
+    #[test]
+    fn front_ends_can_report_their_own_problems() {
+        assert!(ValidationErrors::from_problems(Vec::new()).is_none());
+        let problem = |path: &str| ValidationError {
+            path: path.to_owned(),
+            kind: ProblemKind::Unsupported,
+            message: "m".to_owned(),
+        };
+        let errors =
+            ValidationErrors::from_problems(vec![problem("b"), problem("a"), problem("b")])
+                .unwrap();
+        assert_eq!(errors.to_string(), "a: m\nb: m");
     }
 }

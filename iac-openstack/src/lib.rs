@@ -1,6 +1,17 @@
 //! OpenStack for the iac SDK.
 //!
-//! This crate will hold the Keystone v3, Nova, Neutron, Cinder and Glance clients, the
-//! `OS::*` resource handlers for the `iac-core` engine, Heat (HOT) template import, and a
-//! simulator. None of it is written yet: the crate is empty on purpose, so that nothing here
-//! pretends to work before it does.
+//! - [`hot`]: Heat Orchestration Templates (HOT) read into the iac-core template IR, with
+//!   every `heat_template_version`, HOT's functions and validation with HOT paths.
+//!
+//! The Keystone v3, Nova, Neutron, Cinder and Glance clients, the `OS::*` resource handlers
+//! and the simulator are still to come; nothing here pretends they exist.
+//!
+//! ```
+//! let t = iac_openstack::hot::load_str(
+//!     "heat_template_version: rocky\nresources:\n  net: {type: OS::Neutron::Net}\n",
+//! )?;
+//! assert_eq!(t.template().resources["net"].type_name, "OS::Neutron::Net");
+//! # Ok::<(), iac_core::loader::LoadError>(())
+//! ```
+
+pub mod hot;

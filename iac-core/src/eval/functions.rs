@@ -14,6 +14,8 @@ use super::{EvalContext, EvalError, Lookup, eval, join_key};
 use crate::expr::{Expr, SubPart, parse_sub};
 use crate::params::parse_number;
 
+mod hot;
+
 /// Every function [`call`] evaluates, for documentation and validation.
 pub(crate) const SUPPORTED: &[&str] = &[
     "Ref",
@@ -42,6 +44,22 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Fn::Min",
     "Fn::Avg",
     "Fn::MergeMapToList",
+    // Added for OpenStack Heat (HOT) templates; see `hot.rs`.
+    "Fn::GetPath",
+    "Fn::StrReplace",
+    "Fn::StrReplaceStrict",
+    "Fn::StrReplaceVStrict",
+    "Fn::ListJoin",
+    "Fn::StrSplit",
+    "Fn::Repeat",
+    "Fn::MapMerge",
+    "Fn::EqualsStrict",
+    "Fn::ListConcat",
+    "Fn::ListConcatUnique",
+    "Fn::Contains",
+    "Fn::Filter",
+    "Fn::MapReplace",
+    "Fn::Digest",
 ];
 
 /// Evaluates `{function: args}` standing at `path`.
@@ -254,6 +272,21 @@ impl Call<'_> {
             "Fn::Min" => self.extreme(value, false),
             "Fn::Avg" => self.avg(value),
             "Fn::MergeMapToList" => self.merge_map_to_list(value),
+            "Fn::GetPath" => self.get_path(value),
+            "Fn::StrReplace" => self.str_replace(value, hot::Strictness::Lenient),
+            "Fn::StrReplaceStrict" => self.str_replace(value, hot::Strictness::Strict),
+            "Fn::StrReplaceVStrict" => self.str_replace(value, hot::Strictness::VeryStrict),
+            "Fn::ListJoin" => self.list_join(value),
+            "Fn::StrSplit" => self.str_split(value),
+            "Fn::Repeat" => self.repeat(value),
+            "Fn::MapMerge" => self.map_merge(value),
+            "Fn::EqualsStrict" => self.equals_strict(value),
+            "Fn::ListConcat" => self.list_concat(value, false),
+            "Fn::ListConcatUnique" => self.list_concat(value, true),
+            "Fn::Contains" => self.contains(value),
+            "Fn::Filter" => self.filter(value),
+            "Fn::MapReplace" => self.map_replace(value),
+            "Fn::Digest" => self.digest(value),
             other => Err(EvalError::Unsupported {
                 path: self.path.clone(),
                 function: other.to_owned(),
@@ -269,16 +302,25 @@ impl Call<'_> {
                 let (r, a) = dotted.split_once('.').unwrap_or_default();
                 (r.to_owned(), a.to_owned())
             }
-            Value::Array(items) if items.len() == 2 && items.iter().all(Value::is_string) => {
-                let mut it = items.into_iter().filter_map(|v| match v {
-                    Value::String(s) => Some(s),
-                    _ => None,
+            Value::Array(items) if items.len() >= 2 && items[..2].iter().all(Value::is_string) => {
+                let mut it = items.into_iter();
+                let mut name = || match it.next() {
+                    Some(Value::String(s)) => s,
+                    _ => String::new(),
+                };
+                let (resource, attribute) = (name(), name());
+                let attribute_path: Vec<Value> = it.collect();
+                let value = get_att(&resource, &attribute, ctx, path)?;
+                // HOT `get_attr` with a path: a step that does not exist gives null.
+                return Ok(if attribute_path.is_empty() {
+                    value
+                } else {
+                    hot::select_path(value, &attribute_path, false).unwrap_or(Value::Null)
                 });
-                (it.next().unwrap_or_default(), it.next().unwrap_or_default())
             }
             other => {
                 return Err(self.error(format!(
-                    "expected [resource, attribute] or \"resource.attribute\", got {}",
+                    "expected [resource, attribute, path...] or \"resource.attribute\", got {}",
                     describe(&other)
                 )));
             }

@@ -248,8 +248,8 @@ fn get_att_errors() {
     );
     assert_eq!(
         err_text(json!({"Fn::GetAtt": ["Vpc"]})),
-        "P.Fn::GetAtt: Fn::GetAtt: expected [resource, attribute] or \"resource.attribute\", \
-         got a list of 1 item"
+        "P.Fn::GetAtt: Fn::GetAtt: expected [resource, attribute, path...] or \
+         \"resource.attribute\", got a list of 1 item"
     );
     assert!(err(json!({"Fn::GetAtt": ["Vm", "PrivateIp"]})).is_unknown());
 }
@@ -1277,5 +1277,567 @@ fn fixture_unsupported_get_azs_and_unknown_outputs() {
             resource: "WebServer".into(),
             path: "Outputs.PublicIp.Value".into()
         }
+    );
+}
+
+// ---- functions added for HOT templates ----------------------------------------------------
+
+#[test]
+fn get_att_with_a_path_selects_inside_the_attribute() {
+    assert_eq!(
+        ok(json!({"Fn::GetAtt": ["BackendServer1", "InstanceIds", 1]})),
+        json!("i-2")
+    );
+    assert_eq!(
+        ok(json!({"Fn::GetAtt": ["BackendServer1", "InstanceIds", -1]})),
+        json!("i-2")
+    );
+    // Characters of a text, as Python indexes a str (a character is a text again).
+    assert_eq!(ok(json!({"Fn::GetAtt": ["Vpc", "VpcId", 0]})), json!("v"));
+    assert_eq!(
+        ok(json!({"Fn::GetAtt": ["BackendServer1", "InstanceIds", 0, 0, 0]})),
+        json!("i")
+    );
+    // A step that does not exist gives null; get_attr does not read "1" as a position.
+    for missing in [
+        json!({"Fn::GetAtt": ["BackendServer1", "InstanceIds", 5]}),
+        json!({"Fn::GetAtt": ["BackendServer1", "InstanceIds", "1"]}),
+        json!({"Fn::GetAtt": ["BackendServer1", "InstanceIds", 0, "x"]}),
+        json!({"Fn::GetAtt": ["BackendServer1", "InstanceIds", 1.5]}),
+    ] {
+        assert_eq!(ok(missing.clone()), Value::Null, "{missing}");
+    }
+    assert!(err(json!({"Fn::GetAtt": ["WebServer", "Ip", 0]})).is_unknown());
+    assert_eq!(
+        err_text(json!({"Fn::GetAtt": ["Vpc", "Nope", 0]})),
+        "P: resource 'Vpc' has no attribute 'Nope'"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::GetAtt": ["Vpc", 3, 0]})),
+        "P.Fn::GetAtt: Fn::GetAtt: expected [resource, attribute, path...] or \
+         \"resource.attribute\", got a list of 3 items"
+    );
+}
+
+#[test]
+fn get_path_follows_keys_and_positions() {
+    assert_eq!(
+        ok(json!({"Fn::GetPath": [{"Ref": "Config"}, "k"]})),
+        json!("v")
+    );
+    assert_eq!(
+        ok(json!({"Fn::GetPath": [{"Ref": "Zones"}, 2]})),
+        json!("c")
+    );
+    // get_param reads a text as a position into a list.
+    assert_eq!(
+        ok(json!({"Fn::GetPath": [{"Ref": "Zones"}, "1"]})),
+        json!("b")
+    );
+    assert_eq!(
+        ok(json!({"Fn::GetPath": [{"Ref": "Zones"}, -3]})),
+        json!("a")
+    );
+    assert_eq!(
+        ok(json!({"Fn::GetPath": [{"Ref": "Zones"}]})),
+        json!(["a", "b", "c"])
+    );
+    assert_eq!(
+        ok(json!({"Fn::GetPath": [{"a": [{"b": true}]}, "a", 0, "b"]})),
+        json!(true)
+    );
+    // Missing steps give the empty text.
+    for missing in [
+        json!({"Fn::GetPath": [{"Ref": "Config"}, "nope"]}),
+        json!({"Fn::GetPath": [{"Ref": "Zones"}, 3]}),
+        json!({"Fn::GetPath": [{"Ref": "Zones"}, "x"]}),
+        json!({"Fn::GetPath": [{"Ref": "Count"}, 0]}),
+        json!({"Fn::GetPath": [{"Ref": "Config"}, 0]}),
+        json!({"Fn::GetPath": [{"Ref": "Empty"}, "a"]}),
+    ] {
+        assert_eq!(ok(missing.clone()), json!(""), "{missing}");
+    }
+    assert_eq!(
+        err_text(json!({"Fn::GetPath": []})),
+        "P.Fn::GetPath: Fn::GetPath: expected [value, key or index, ...], got a list of 0 items"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::GetPath": "x"})),
+        "P.Fn::GetPath: Fn::GetPath: expected [value, key or index, ...], got a string"
+    );
+}
+
+#[test]
+fn str_replace_prefers_longer_placeholders_and_never_rescans() {
+    let replace = |template: Value, params: Value| {
+        ok(json!({"Fn::StrReplace": {"template": template, "params": params}}))
+    };
+    assert_eq!(
+        replace(
+            json!("$a $ab $b"),
+            json!({"$a": "1", "$ab": "2", "$b": "$a"})
+        ),
+        json!("1 2 $a")
+    );
+    // Same length: the smaller text first.
+    assert_eq!(
+        replace(json!("xyz"), json!({"yz": "2", "xy": "1"})),
+        json!("1z")
+    );
+    assert_eq!(
+        replace(
+            json!("n=N f=F t=T e=E l=L m=M"),
+            json!({"N": 3, "F": 1.5, "T": true, "E": null, "L": ["b", 1], "M": {"z": 1, "a": "é"}})
+        ),
+        json!("n=3 f=1.5 t=True e= l=[\"b\", 1] m={\"a\": \"\\u00e9\", \"z\": 1}")
+    );
+    assert_eq!(
+        replace(json!("env=$env"), json!({"$env": {"Ref": "Env"}})),
+        json!("env=prod")
+    );
+    // Strict: every param must occur; very strict: and none may be empty.
+    assert_eq!(
+        ok(json!({"Fn::StrReplaceStrict": {"template": "a", "params": {"a": "b"}}})),
+        json!("b")
+    );
+    assert_eq!(
+        err_text(
+            json!({"Fn::StrReplaceStrict": {"template": "a", "params": {"a": "b", "cc": "d", "e": "f"}}})
+        ),
+        "P.Fn::StrReplaceStrict: Fn::StrReplaceStrict: these params are not in the template: cc,e"
+    );
+    assert_eq!(
+        ok(json!({"Fn::StrReplaceVStrict": {"template": "a", "params": {"a": 0}}})),
+        json!("0")
+    );
+    for empty in [json!(""), json!(null), json!([]), json!({})] {
+        assert_eq!(
+            err_text(json!({"Fn::StrReplaceVStrict": {"template": "a", "params": {"a": empty}}})),
+            "P.Fn::StrReplaceVStrict: Fn::StrReplaceVStrict: param 'a' is null or empty; it must \
+             have a non-empty value"
+        );
+    }
+}
+
+#[test]
+fn str_replace_errors() {
+    let cases = [
+        (
+            json!("x"),
+            "expected {\"template\": text, \"params\": {placeholder: value, ...}}, got a string",
+        ),
+        (
+            json!({"template": "x"}),
+            "expected {\"template\": text, \"params\": {placeholder: value, ...}}, 'params' is missing",
+        ),
+        (
+            json!({"template": "x", "params": {}, "extra": 1}),
+            "expected {\"template\": text, \"params\": {placeholder: value, ...}}, got unknown key 'extra'",
+        ),
+        (
+            json!({"template": 3, "params": {}}),
+            "the template must be a text, got a number",
+        ),
+        (
+            json!({"template": "x", "params": []}),
+            "the params must be a map, got a list of 0 items",
+        ),
+        (
+            json!({"template": "x", "params": {"": "y"}}),
+            "a placeholder is the empty text",
+        ),
+    ];
+    for (args, message) in cases {
+        assert_eq!(
+            err_text(json!({"Fn::StrReplace": args})),
+            format!("P.Fn::StrReplace: Fn::StrReplace: {message}")
+        );
+    }
+}
+
+#[test]
+fn list_join_joins_several_lists() {
+    assert_eq!(ok(json!({"Fn::ListJoin": [",", ["a", "b"]]})), json!("a,b"));
+    assert_eq!(
+        ok(json!({"Fn::ListJoin": ["-", ["a"], null, [], [null, {"k": [1]}, ["x"]]]})),
+        json!("a--{\"k\": [1]}-[\"x\"]")
+    );
+    assert_eq!(
+        ok(json!({"Fn::ListJoin": [",", {"Ref": "Zones"}]})),
+        json!("a,b,c")
+    );
+    assert_eq!(
+        err_text(json!({"Fn::ListJoin": [",", ["a", 1]]})),
+        "P.Fn::ListJoin[1][1]: Fn::ListJoin: items to join must be texts, lists or maps, got a number"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::ListJoin": [",", "a"]})),
+        "P.Fn::ListJoin[1]: Fn::ListJoin: expected a list to join, got a string"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::ListJoin": [1, ["a"]]})),
+        "P.Fn::ListJoin[0]: Fn::ListJoin: expected the delimiter (a string), got a number"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::ListJoin": [","]})),
+        "P.Fn::ListJoin: Fn::ListJoin: expected [delimiter, list, ...], got a list of 1 item"
+    );
+}
+
+#[test]
+fn str_split_with_and_without_index() {
+    assert_eq!(
+        ok(json!({"Fn::StrSplit": [",", "a,b,,c"]})),
+        json!(["a", "b", "", "c"])
+    );
+    assert_eq!(ok(json!({"Fn::StrSplit": [",", "a,b", 1]})), json!("b"));
+    assert_eq!(ok(json!({"Fn::StrSplit": [",", "a,b", "-2"]})), json!("a"));
+    assert_eq!(ok(json!({"Fn::StrSplit": [",", null]})), Value::Null);
+    let cases = [
+        (
+            json!([",", "a,b", 2]),
+            "P.Fn::StrSplit[2]: Fn::StrSplit: index 2 is outside the 2 items of the split text",
+        ),
+        (
+            json!([",", "a,b", "x"]),
+            "P.Fn::StrSplit[2]: Fn::StrSplit: expected an integer index, got \"x\"",
+        ),
+        (
+            json!(["", "a"]),
+            "P.Fn::StrSplit[0]: Fn::StrSplit: the delimiter is empty",
+        ),
+        (
+            json!([",", 3]),
+            "P.Fn::StrSplit[1]: Fn::StrSplit: expected the text (a string), got a number",
+        ),
+        (
+            json!([","]),
+            "P.Fn::StrSplit: Fn::StrSplit: expected [delimiter, text] or [delimiter, text, index], got a list of 1 item",
+        ),
+    ];
+    for (args, message) in cases {
+        assert_eq!(err_text(json!({"Fn::StrSplit": args})), message);
+    }
+}
+
+#[test]
+fn repeat_makes_one_copy_per_combination() {
+    assert_eq!(
+        ok(json!({"Fn::Repeat": {
+            "for_each": {"%p%": ["80", "443"]},
+            "template": {"port": "%p%", "name-%p%": ["tcp/%p%"], "n": 1}
+        }})),
+        json!([
+            {"port": "80", "name-80": ["tcp/80"], "n": 1},
+            {"port": "443", "name-443": ["tcp/443"], "n": 1}
+        ])
+    );
+    // Every combination (the first placeholder varies slowest), or item by item.
+    assert_eq!(
+        ok(
+            json!({"Fn::Repeat": {"for_each": {"A": ["1", "2"], "B": ["x", "y"]}, "template": "A-B"}})
+        ),
+        json!(["1-x", "1-y", "2-x", "2-y"])
+    );
+    assert_eq!(
+        ok(
+            json!({"Fn::Repeat": {"for_each": {"A": ["1", "2"], "B": ["x", "y"]},
+                                 "template": "A-B", "permutations": false}})
+        ),
+        json!(["1-x", "2-y"])
+    );
+    // Placeholders are replaced one after the other; a map iterates over its keys; a null
+    // list is empty.
+    assert_eq!(
+        ok(json!({"Fn::Repeat": {"for_each": {"A": ["B"], "B": ["c"]}, "template": "A"}})),
+        json!(["c"])
+    );
+    assert_eq!(
+        ok(json!({"Fn::Repeat": {"for_each": {"K": {"Ref": "Config"}}, "template": "K"}})),
+        json!(["k"])
+    );
+    assert_eq!(
+        ok(
+            json!({"Fn::Repeat": {"for_each": {"K": null, "L": ["a"]}, "template": "K",
+                                 "permutations": false}})
+        ),
+        json!([])
+    );
+    assert_eq!(
+        ok(
+            json!({"Fn::Repeat": {"for_each": {"Z": {"Ref": "Zones"}}, "template": {"Ref": "Env"}}})
+        ),
+        json!(["prod", "prod", "prod"])
+    );
+}
+
+#[test]
+fn repeat_errors() {
+    let cases = [
+        (
+            json!([1]),
+            "expected {\"for_each\": {placeholder: list, ...}, \"template\": value, \"permutations\": bool}, got a list of 1 item",
+        ),
+        (
+            json!({"template": "x"}),
+            "expected {\"for_each\": {placeholder: list, ...}, \"template\": value, \"permutations\": bool}, 'for_each' is missing",
+        ),
+        (
+            json!({"for_each": {}, "template": "x"}),
+            "for_each has no placeholder",
+        ),
+        (
+            json!({"for_each": ["a"], "template": "x"}),
+            "for_each must be a map of placeholders to lists, got a list of 1 item",
+        ),
+        (
+            json!({"for_each": {"a": "b"}, "template": "x"}),
+            "the value of for_each placeholder 'a' must be a list or a map, got a string",
+        ),
+        (
+            json!({"for_each": {"a": {"k": 1}}, "template": "x", "permutations": false}),
+            "the value of for_each placeholder 'a' must be a list, got a map of 1 key",
+        ),
+        (
+            json!({"for_each": {"a": ["1"], "b": ["1", "2"]}, "template": "x", "permutations": false}),
+            "without permutations the for_each lists must have the same length",
+        ),
+        (
+            json!({"for_each": {"a": ["1"]}, "template": "x", "permutations": "no"}),
+            "permutations must be a boolean, got a string",
+        ),
+        (
+            json!({"for_each": {"a": [1]}, "template": "x"}),
+            "the items of for_each placeholder 'a' must be texts to be put in a text, got a number",
+        ),
+    ];
+    for (args, message) in cases {
+        assert_eq!(
+            err_text(json!({"Fn::Repeat": args})),
+            format!("P.Fn::Repeat: Fn::Repeat: {message}")
+        );
+    }
+    let many: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    assert_eq!(
+        err_text(
+            json!({"Fn::Repeat": {"for_each": {"a": many, "b": many, "c": many},
+                                       "template": "x"}})
+        ),
+        "P.Fn::Repeat: Fn::Repeat: the for_each lists make more than 100000 combinations"
+    );
+    // A number item is fine where there is no text to put it in.
+    assert_eq!(
+        ok(json!({"Fn::Repeat": {"for_each": {"a": [1, 2]}, "template": 7}})),
+        json!([7, 7])
+    );
+}
+
+#[test]
+fn map_merge_lets_later_maps_win() {
+    assert_eq!(
+        ok(json!({"Fn::MapMerge": [{"a": 1, "b": 2}, null, {"b": 3}, {"Ref": "Config"}]})),
+        json!({"a": 1, "b": 3, "k": "v"})
+    );
+    assert_eq!(ok(json!({"Fn::MapMerge": []})), json!({}));
+    assert_eq!(
+        err_text(json!({"Fn::MapMerge": [{"a": 1}, ["b"]]})),
+        "P.Fn::MapMerge[1]: Fn::MapMerge: items to merge must be maps, got a list of 1 item"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::MapMerge": {"a": 1}})),
+        "P.Fn::MapMerge: Fn::MapMerge: expected a list of maps, got a map of 1 key"
+    );
+}
+
+#[test]
+fn equals_strict_compares_like_python() {
+    for (a, b, equal) in [
+        (json!("1"), json!(1), false),
+        (json!(1), json!(1.0), true),
+        (json!(true), json!(1), true),
+        (json!("true"), json!(true), false),
+        (json!({"a": [1, "x"]}), json!({"a": [1.0, "x"]}), true),
+        (json!({"a": 1}), json!({"a": 1, "b": 2}), false),
+        (json!(null), json!(""), false),
+        (json!([1, 2]), json!([2, 1]), false),
+    ] {
+        assert_eq!(
+            ok(json!({"Fn::EqualsStrict": [a.clone(), b.clone()]})),
+            json!(equal),
+            "{a} == {b}"
+        );
+    }
+    assert_eq!(
+        ok(json!({"Fn::EqualsStrict": [{"Ref": "Env"}, "prod"]})),
+        json!(true)
+    );
+    assert_eq!(
+        err_text(json!({"Fn::EqualsStrict": [1]})),
+        "P.Fn::EqualsStrict: Fn::EqualsStrict: expected [value, value], got a list of 1 item"
+    );
+}
+
+#[test]
+fn list_concat_and_unique() {
+    assert_eq!(
+        ok(json!({"Fn::ListConcat": [["a", "b"], null, [], {"Ref": "Zones"}]})),
+        json!(["a", "b", "a", "b", "c"])
+    );
+    assert_eq!(ok(json!({"Fn::ListConcat": []})), json!([]));
+    // The last of equal items stays.
+    assert_eq!(
+        ok(json!({"Fn::ListConcatUnique": [["a", "b", 1], ["a", 1.0, {"k": 1}], [{"k": 1}]]})),
+        json!(["b", "a", 1.0, {"k": 1}])
+    );
+    assert_eq!(
+        err_text(json!({"Fn::ListConcat": [["a"], "b"]})),
+        "P.Fn::ListConcat[1]: Fn::ListConcat: items to concatenate must be lists, got a string"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::ListConcatUnique": "a"})),
+        "P.Fn::ListConcatUnique: Fn::ListConcatUnique: expected a list of lists, got a string"
+    );
+}
+
+#[test]
+fn contains_looks_in_lists_and_texts() {
+    for (args, found) in [
+        (json!(["a", {"Ref": "Zones"}]), true),
+        (json!(["d", {"Ref": "Zones"}]), false),
+        (json!([1, [1.0, 2]]), true),
+        (json!(["1", [1]]), false),
+        (json!(["od", {"Ref": "Env"}]), true),
+        (json!(["x", "prod"]), false),
+    ] {
+        assert_eq!(
+            ok(json!({"Fn::Contains": args.clone()})),
+            json!(found),
+            "{args}"
+        );
+    }
+    assert_eq!(
+        err_text(json!({"Fn::Contains": [1, "abc"]})),
+        "P.Fn::Contains[0]: Fn::Contains: only a text can be looked for in a text, got a number"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Contains": ["a", {"a": 1}]})),
+        "P.Fn::Contains[1]: Fn::Contains: expected a list or a text to look in, got a map of 1 key"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Contains": ["a"]})),
+        "P.Fn::Contains: Fn::Contains: expected [value, list or text], got a list of 1 item"
+    );
+}
+
+#[test]
+fn filter_drops_values() {
+    assert_eq!(
+        ok(json!({"Fn::Filter": [["b", 2], ["a", "b", 2.0, 3, "b"]]})),
+        json!(["a", 3])
+    );
+    assert_eq!(ok(json!({"Fn::Filter": [null, ["a"]]})), json!(["a"]));
+    assert_eq!(ok(json!({"Fn::Filter": [[], ["a"]]})), json!(["a"]));
+    assert_eq!(ok(json!({"Fn::Filter": [["a"], []]})), json!([]));
+    assert_eq!(ok(json!({"Fn::Filter": [["a"], null]})), Value::Null);
+    assert_eq!(
+        err_text(json!({"Fn::Filter": [["a"], "abc"]})),
+        "P.Fn::Filter[1]: Fn::Filter: expected a list to filter, got a string"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Filter": ["a", ["a"]]})),
+        "P.Fn::Filter[0]: Fn::Filter: expected a list of values to drop, got a string"
+    );
+}
+
+#[test]
+fn map_replace_renames_keys_and_replaces_values() {
+    assert_eq!(
+        ok(json!({"Fn::MapReplace": [
+            {"k1": "v1", "k2": "v2", "k3": 3, "k4": ["v1"]},
+            {"keys": {"k1": "K1", "k3": null}, "values": {"v2": "V2", "v1": "V1", "3": "x"}}
+        ]})),
+        json!({"K1": "V1", "k2": "V2", "k3": 3, "k4": ["v1"]})
+    );
+    assert_eq!(
+        ok(json!({"Fn::MapReplace": [{"a": 1}, {}]})),
+        json!({"a": 1})
+    );
+    assert_eq!(ok(json!({"Fn::MapReplace": [null, null]})), json!({}));
+    let cases = [
+        (
+            json!([{"a": 1, "b": 2}, {"keys": {"a": "b"}}]),
+            "P.Fn::MapReplace: Fn::MapReplace: key replacement 'b' collides with a key of the input map",
+        ),
+        (
+            json!([{"a": 1, "b": 2}, {"keys": {"a": "c", "b": "c"}}]),
+            "P.Fn::MapReplace: Fn::MapReplace: key replacement 'c' collides with a key of the output map",
+        ),
+        (
+            json!([{"a": 1}, {"names": {}}]),
+            "P.Fn::MapReplace[1]: Fn::MapReplace: expected [map, {\"keys\": {old: new}, \"values\": {old: new}}], got unknown key 'names'",
+        ),
+        (
+            json!([["a"], {}]),
+            "P.Fn::MapReplace[0]: Fn::MapReplace: expected [map, {\"keys\": {old: new}, \"values\": {old: new}}], got a list of 1 item",
+        ),
+        (
+            json!([{"a": 1}, {"keys": {"a": 2}}]),
+            "P.Fn::MapReplace[1]: Fn::MapReplace: the new name of key 'a' must be a text, got a number",
+        ),
+        (
+            json!([{"a": 1}]),
+            "P.Fn::MapReplace: Fn::MapReplace: expected [map, {\"keys\": {old: new}, \"values\": {old: new}}], got a list of 1 item",
+        ),
+    ];
+    for (args, message) in cases {
+        assert_eq!(err_text(json!({"Fn::MapReplace": args})), message);
+    }
+}
+
+#[test]
+fn digest_hashes_latin_1_text() {
+    for (algorithm, hex) in [
+        ("md5", "900150983cd24fb0d6963f7d28e17f72"),
+        ("SHA1", "a9993e364706816aba3e25717850c26c9cd0d89d"),
+        (
+            "sha224",
+            "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7",
+        ),
+        (
+            "sha256",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
+        (
+            "sha384",
+            "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7",
+        ),
+        (
+            "sha512",
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+        ),
+    ] {
+        assert_eq!(
+            ok(json!({"Fn::Digest": [algorithm, "abc"]})),
+            json!(hex),
+            "{algorithm}"
+        );
+    }
+    // "é" is one Latin-1 byte (0xe9), as Heat encodes it.
+    assert_eq!(
+        ok(json!({"Fn::Digest": ["md5", "é"]})),
+        json!("3406877694691ddd1dfb0aca54681407")
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Digest": ["md5", "€"]})),
+        "P.Fn::Digest[1]: Fn::Digest: the text has characters outside Latin-1"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Digest": ["crc32", "a"]})),
+        "P.Fn::Digest[0]: Fn::Digest: unsupported algorithm 'crc32' (md5, sha1, sha224, sha256, \
+         sha384 or sha512)"
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Digest": ["md5", 1]})),
+        "P.Fn::Digest[1]: Fn::Digest: expected the text (a string), got a number"
     );
 }

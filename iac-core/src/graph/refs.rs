@@ -226,8 +226,9 @@ fn walk_call<'a>(
         // dependency is real even though validation rejects the call's shape.
         ("Fn::GetAtt", Expr::List(items)) => {
             if let Some(Expr::String(name)) = items.first() {
+                // `[resource, attribute, path...]` (HOT `get_attr`) names the attribute too.
                 let attribute = match items.as_slice() {
-                    [_, Expr::String(attribute)] => Some(Cow::Borrowed(attribute.as_str())),
+                    [_, Expr::String(attribute), ..] => Some(Cow::Borrowed(attribute.as_str())),
                     _ => None,
                 };
                 f(
