@@ -462,16 +462,25 @@ impl Deployer {
                 namespace: namespace.to_owned(),
                 revision: number,
                 summary: match e.report() {
-                    Some(report) => report
-                        .failures
-                        .iter()
-                        .map(|f| format!("service {}: {}", f.logical_id, f.message))
-                        .chain(
-                            (!report.skipped.is_empty())
-                                .then(|| format!("not started: {}", report.skipped.join(", "))),
-                        )
-                        .collect::<Vec<_>>()
-                        .join("; "),
+                    Some(report) => {
+                        // The engine stops at a failure: what it never reached did not start.
+                        let reached = |name: &str| {
+                            report.resources.iter().any(|r| r.logical_id == name)
+                                || report.failures.iter().any(|f| f.logical_id == name)
+                        };
+                        let not_started: Vec<&str> =
+                            changed.iter().copied().filter(|n| !reached(n)).collect();
+                        report
+                            .failures
+                            .iter()
+                            .map(|f| format!("service {}: {}", f.logical_id, f.message))
+                            .chain(
+                                (!not_started.is_empty())
+                                    .then(|| format!("not started: {}", not_started.join(", "))),
+                            )
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    }
                     None => e.to_string(),
                 },
                 source: Box::new(e),
