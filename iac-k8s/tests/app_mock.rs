@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex};
 use chrono::DateTime;
 use http::{Request, Response};
 use iac_core::engine::{EngineOptions, PollPolicy};
+use iac_core::state::{FileStateStore, StateStore};
 use iac_k8s::app::{
-    AppError, Config, Deployer, Environment, MemoryHistory, Release, RevisionStatus,
+    AppError, Config, Deployer, Environment, HistoryStore, MemoryHistory, Release, RevisionStatus,
+    StateHistory,
 };
 use kube::Client;
 use kube::client::Body;
@@ -478,4 +480,51 @@ async fn dev_and_prod_deploy_in_one_call_each_in_its_namespace() {
         cluster.objects["/apis/apps/v1/namespaces/shop-prod/deployments/web"]["spec"]["replicas"],
         3
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn history_in_an_iac_core_state_file_survives_the_process() {
+    let (client, cluster) = fake_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let history = || {
+        Arc::new(StateHistory::new(Arc::new(FileStateStore::new(dir.path()))))
+            as Arc<dyn HistoryStore>
+    };
+    let (env, mut config) = prod();
+    let template = shop::template("1.0.0");
+    let v1 = Release::render(&template, &env, config.latest()).unwrap();
+    deployer(client.clone())
+        .with_history(history())
+        .deploy(&v1)
+        .await
+        .unwrap();
+
+    // A new deployer (a new process) reads the history from the state file: nothing to do
+    // for the same release, one service for a change.
+    let again = deployer(client).with_history(history());
+    assert!(again.plan(&v1).await.unwrap().is_empty());
+    config.set("api.replicas", 4, "scale api", at(1)).unwrap();
+    let v2 = Release::render(&template, &env, config.latest()).unwrap();
+    let start = cluster.lock().unwrap().log.len();
+    let report = again.deploy(&v2).await.unwrap();
+    assert_eq!(
+        (report.revision, report.updated.as_slice()),
+        (2, ["api".to_owned()].as_slice())
+    );
+    let log = cluster.lock().unwrap().log[start..].to_vec();
+    assert_eq!(services_touched(&log, "PATCH"), ["api"]);
+    assert!(
+        log.iter().all(|s| !s.path.contains("/secrets")),
+        "no Secrets: {log:#?}"
+    );
+
+    let stored = FileStateStore::new(dir.path())
+        .load(&StateHistory::stack_name("shop", "shop-prod"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.outputs.keys().collect::<Vec<_>>(), ["v1", "v2"]);
+    let revisions = again.history("shop", "shop-prod").await.unwrap();
+    assert_eq!(revisions[1].config_version, Some(2));
+    assert_eq!(revisions[1].release, v2.rendered);
 }
