@@ -405,3 +405,60 @@ fn bad_templates_and_configs_say_what_and_where() {
     assert!(matches!(err, AppError::Render { .. }));
     assert_eq!(err.kind(), iac_core::provider::ErrorKind::Invalid);
 }
+
+#[tokio::test]
+async fn secret_values_stay_out_of_debug_diffs_and_state_files() {
+    use iac_k8s::app::{HistoryStore, StateHistory};
+    let with_secret = |password: &'static str| {
+        AppTemplate::new("shop", "1").with_service(ServiceTemplate::typed("db", move |_| {
+            Ok(vec![json!({"apiVersion": "v1", "kind": "Secret",
+                           "metadata": {"name": "db-root"},
+                           "stringData": {"password": password, "user": "root"}})])
+        }))
+    };
+    let v1 = with_secret("hunter2-old")
+        .render(&target(), &json!({}))
+        .unwrap();
+    let v2 = with_secret("hunter2-new")
+        .render(&target(), &json!({}))
+        .unwrap();
+    let debug = format!("{v1:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(debug.contains("***"), "{debug}");
+
+    let diff = diff_releases(&v1, &v2, "a", "b");
+    assert_eq!(diff.to_update(), ["db"]);
+    let text = diff.to_string();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("-  password: \"***\"\n+  password: \"*** (changed)\""),
+        "{text}"
+    );
+    assert!(text.contains("   user: \"***\"\n"), "{text}");
+
+    let store = std::sync::Arc::new(iac_core::state::MemoryStateStore::new());
+    let history = StateHistory::new(store);
+    let revision = Revision {
+        app: "shop".into(),
+        namespace: "shop-dev".into(),
+        environment: "dev".into(),
+        number: 1,
+        status: RevisionStatus::Deployed,
+        description: "Install".into(),
+        created: at(0),
+        updated: at(0),
+        template_version: "1".into(),
+        config_version: None,
+        environment_version: None,
+        values: json!({}),
+        release: v1,
+    };
+    let err = history.put(&revision).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "history of shop in shop-dev: revision 1 renders Secret db-root with values, which a \
+         state file would hold in clear; keep this application's history in the cluster \
+         (SecretHistory)"
+    );
+    assert!(history.list("shop", "shop-dev").await.unwrap().is_empty());
+}

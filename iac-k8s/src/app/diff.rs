@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::Value;
 use similar::TextDiff;
 
-use super::template::{RenderedRelease, describe, object_key};
+use super::template::{RenderedRelease, describe, is_secret, object_key, redacted};
 use crate::manifests::render_yaml;
 
 /// How a service or an object differs between two releases.
@@ -148,8 +148,30 @@ fn yaml_of(object: Option<&Value>) -> String {
     object.map_or_else(String::new, |o| render_yaml(std::slice::from_ref(o)))
 }
 
+/// The YAML of both sides with the values of Secrets hidden: `***` where a value is the
+/// same on both sides, `*** (changed)` on the new side where it differs.
+fn shown(old: Option<&Value>, new: Option<&Value>) -> (String, String) {
+    let old_shown = old.map(redacted);
+    let mut new_shown = new.map(redacted);
+    if let (Some(old), Some(new), Some(shown)) = (old, new, new_shown.as_mut())
+        && is_secret(new)
+    {
+        for field in ["data", "stringData"] {
+            if let Some(Value::Object(map)) = shown.get_mut(field) {
+                for (key, value) in map.iter_mut() {
+                    if old[field].get(key) != new[field].get(key) {
+                        *value = Value::String("*** (changed)".into());
+                    }
+                }
+            }
+        }
+    }
+    (yaml_of(old_shown.as_ref()), yaml_of(new_shown.as_ref()))
+}
+
 /// The difference between `old` and `new`, naming them `from` and `to` in the headers.
 /// Objects are matched by group, kind and name (not namespace: two environments diff).
+/// The values of Secrets never appear: `***`, and `*** (changed)` where they differ.
 pub fn diff_releases(
     old: &RenderedRelease,
     new: &RenderedRelease,
@@ -181,10 +203,11 @@ pub fn diff_releases(
             };
             if change != Change::Unchanged {
                 let label = describe(object);
+                let (before, after) = shown(previous.as_ref(), Some(object));
                 objects.push(ObjectDiff {
                     unified: unified(
-                        &yaml_of(previous.as_ref()),
-                        &yaml_of(Some(object)),
+                        &before,
+                        &after,
                         &format!("{from}: {label}"),
                         &format!("{to}: {label}"),
                     ),
@@ -199,7 +222,7 @@ pub fn diff_releases(
                 let label = describe(object);
                 objects.push(ObjectDiff {
                     unified: unified(
-                        &yaml_of(Some(object)),
+                        &shown(Some(object), None).0,
                         "",
                         &format!("{from}: {label}"),
                         &format!("{to}: {label}"),

@@ -332,7 +332,9 @@ impl HistoryStore for SecretHistory {
 
 /// History in an iac-core [`StateStore`] (a state file next to the engine's): one stack
 /// per application and namespace, `app-history.<app>.<namespace>`, whose outputs hold the
-/// encoded revisions by `v<number>`.
+/// encoded revisions by `v<number>`. A revision that renders Secrets with values is refused
+/// (a state file would hold them in clear): such applications keep their history in the
+/// cluster ([`SecretHistory`]).
 #[derive(Clone)]
 pub struct StateHistory {
     store: Arc<dyn StateStore>,
@@ -412,6 +414,25 @@ impl HistoryStore for StateHistory {
     }
 
     async fn put(&self, revision: &Revision) -> Result<(), AppError> {
+        // A state file is not a place for secrets: the revision would carry them in clear
+        // (compressed is not encrypted), and a rollback needs them back as they were.
+        if let Some(secret) = revision
+            .release
+            .services
+            .values()
+            .flat_map(|s| s.secrets_with_values())
+            .next()
+        {
+            return Err(history_error(
+                revision,
+                format!(
+                    "revision {} renders Secret {} with values, which a state file would hold \
+                     in clear; keep this application's history in the cluster (SecretHistory)",
+                    revision.number,
+                    secret["metadata"]["name"].as_str().unwrap_or("?")
+                ),
+            ));
+        }
         let text = encode(revision)?;
         let key = format!("v{}", revision.number);
         self.change(&revision.app, &revision.namespace, move |state| {

@@ -446,8 +446,8 @@ pub struct RenderedRelease {
     pub services: IndexMap<String, RenderedService>,
 }
 
-/// The rendered objects of one service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The rendered objects of one service. `Debug` shows the values of Secrets as `***`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderedService {
     /// The services it depends on.
     pub depends_on: Vec<String>,
@@ -455,8 +455,47 @@ pub struct RenderedService {
     pub objects: Vec<Value>,
 }
 
+impl fmt::Debug for RenderedService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let objects: Vec<Value> = self.objects.iter().map(redacted).collect();
+        f.debug_struct("RenderedService")
+            .field("depends_on", &self.depends_on)
+            .field("objects", &objects)
+            .finish()
+    }
+}
+
+/// True for a `v1 Secret`.
+pub(crate) fn is_secret(object: &Value) -> bool {
+    object["kind"] == "Secret" && object["apiVersion"] == "v1"
+}
+
+/// The object with every value of a Secret's `data` and `stringData` replaced by `***`.
+pub(crate) fn redacted(object: &Value) -> Value {
+    let mut out = object.clone();
+    if is_secret(object) {
+        for field in ["data", "stringData"] {
+            if let Some(Value::Object(map)) = out.get_mut(field) {
+                map.values_mut()
+                    .for_each(|v| *v = Value::String("***".into()));
+            }
+        }
+    }
+    out
+}
+
 impl RenderedService {
-    /// The objects as one YAML stream.
+    /// The Secrets among the objects that hold values (`data` or `stringData`).
+    pub fn secrets_with_values(&self) -> impl Iterator<Item = &Value> {
+        self.objects.iter().filter(|o| {
+            is_secret(o)
+                && ["data", "stringData"]
+                    .iter()
+                    .any(|f| o[*f].as_object().is_some_and(|m| !m.is_empty()))
+        })
+    }
+
+    /// The objects as one YAML stream (Secrets with their values: this is what is applied).
     pub fn to_yaml(&self) -> String {
         render_yaml(&self.objects)
     }
