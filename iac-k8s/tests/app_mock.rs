@@ -528,3 +528,39 @@ async fn history_in_an_iac_core_state_file_survives_the_process() {
     assert_eq!(revisions[1].config_version, Some(2));
     assert_eq!(revisions[1].release, v2.rendered);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_deploy_blocks_the_next_until_a_rollback() {
+    let (client, cluster) = fake_cluster();
+    let history = Arc::new(MemoryHistory::new());
+    let deployer = deployer(client).with_history(history.clone());
+    let (env, mut config) = prod();
+    let template = shop::template("1.0.0");
+    let v1 = Release::render(&template, &env, config.latest()).unwrap();
+    deployer.deploy(&v1).await.unwrap();
+
+    // A deploy that died after writing its pending revision.
+    let mut pending = deployer.revision("shop", "shop-prod", 1).await.unwrap();
+    pending.number = 2;
+    pending.status = RevisionStatus::PendingUpgrade;
+    history.put(&pending).await.unwrap();
+
+    config.set("web.replicas", 5, "more web", at(1)).unwrap();
+    let v2 = Release::render(&template, &env, config.latest()).unwrap();
+    let start = cluster.lock().unwrap().log.len();
+    let err = deployer.deploy(&v2).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "shop in shop-prod: revision 2 is pending-upgrade: another deploy is running or was \
+         interrupted (roll back to a revision to go on)"
+    );
+    assert_eq!(err.kind(), iac_core::provider::ErrorKind::Conflict);
+    assert_eq!(cluster.lock().unwrap().log.len(), start, "nothing sent");
+
+    let report = deployer.rollback("shop", "shop-prod", 1).await.unwrap();
+    assert_eq!(report.revision, 3);
+    assert!(report.updated.is_empty(), "revision 1 is what runs");
+    let stale = deployer.revision("shop", "shop-prod", 2).await.unwrap();
+    assert_eq!(stale.status, RevisionStatus::Failed);
+    assert_eq!(deployer.deploy(&v2).await.unwrap().updated, ["web"]);
+}

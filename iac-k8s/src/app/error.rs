@@ -74,6 +74,21 @@ pub enum AppError {
         /// The revision number asked for.
         revision: u32,
     },
+    /// Another deploy of the application is running, or one was interrupted.
+    #[error(
+        "{app} in {namespace}: revision {revision} is {status}: another deploy is running or \
+         was interrupted (roll back to a revision to go on)"
+    )]
+    InProgress {
+        /// The application.
+        app: String,
+        /// Its namespace.
+        namespace: String,
+        /// The pending revision.
+        revision: u32,
+        /// Its status (`pending-upgrade`).
+        status: &'static str,
+    },
     /// A call to the cluster failed.
     #[error(transparent)]
     Apply(#[from] crate::apply::Error),
@@ -104,6 +119,7 @@ impl AppError {
             | AppError::Object { .. }
             | AppError::Config { .. } => ErrorKind::Invalid,
             AppError::NoRevision { .. } => ErrorKind::NotFound,
+            AppError::InProgress { .. } => ErrorKind::Conflict,
             AppError::History { .. } => ErrorKind::Permanent,
             AppError::Apply(e) => e.kind(),
             AppError::Deploy { source, .. } => source.kind(),

@@ -49,6 +49,16 @@ pub enum RevisionStatus {
 }
 
 impl RevisionStatus {
+    /// True while an install, upgrade or rollback is being applied.
+    pub fn is_pending(&self) -> bool {
+        matches!(
+            self,
+            RevisionStatus::PendingInstall
+                | RevisionStatus::PendingUpgrade
+                | RevisionStatus::PendingRollback
+        )
+    }
+
     /// The label value (`deployed`).
     pub fn as_str(&self) -> &'static str {
         match self {

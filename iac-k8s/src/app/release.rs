@@ -21,7 +21,9 @@ use super::config::{ConfigVersion, layered};
 use super::diff::{ReleaseDiff, diff_releases};
 use super::history::{HistoryStore, Revision, RevisionStatus, SecretHistory};
 use super::template::{AppTemplate, RenderedRelease, Target, object_key};
-use crate::apply::{Applier, Manifest, ManifestHandler, ObjectRef, ReadyState, assess};
+use crate::apply::{
+    Applier, Manifest, ManifestHandler, ObjectRef, ReadyState, assess, has_readiness,
+};
 
 /// The type name of one service of a release in the engine.
 pub const SERVICE_TYPE: &str = "KUBERNETES::AppService";
@@ -281,7 +283,8 @@ impl Deployer {
 
     /// Installs or upgrades: applies only the services whose rendered objects changed since
     /// the deployed revision, each once the services it depends on are ready; deletes what
-    /// the release no longer renders; writes a new revision.
+    /// the release no longer renders; writes a new revision. Refused while the newest
+    /// revision is pending (another deploy runs, or one was interrupted: roll back).
     pub async fn deploy(&self, release: &Release) -> Result<DeployReport, AppError> {
         self.run(release, None).await
     }
@@ -297,6 +300,7 @@ impl Deployer {
     }
 
     /// Deploys what revision `to` rendered again, as a new revision (`Rollback to <to>`).
+    /// Also the way out when an interrupted deploy left the newest revision pending.
     pub async fn rollback(
         &self,
         app: &str,
@@ -321,6 +325,26 @@ impl Deployer {
     ) -> Result<DeployReport, AppError> {
         let (app, namespace) = (release.app(), release.namespace());
         let revisions = self.history.list(app, namespace).await?;
+        if let Some(last) = revisions.last()
+            && last.status.is_pending()
+            && rollback_to.is_none()
+        {
+            return Err(AppError::InProgress {
+                app: app.to_owned(),
+                namespace: namespace.to_owned(),
+                revision: last.number,
+                status: last.status.as_str(),
+            });
+        }
+        if let Some(last) = revisions.last()
+            && last.status.is_pending()
+        {
+            // Rolling back past an interrupted deploy: that one failed.
+            let mut stale = last.clone();
+            stale.status = RevisionStatus::Failed;
+            stale.updated = (self.clock)();
+            self.history.put(&stale).await?;
+        }
         let number = revisions.last().map_or(1, |r| r.number + 1);
         let current = deployed(&revisions);
         let diff = diff_against(current, &release.rendered, &format!("revision {number}"));
@@ -637,6 +661,9 @@ impl ServiceHandler {
         manifests: &[Manifest],
     ) -> Result<Readiness, HandlerError> {
         for manifest in manifests {
+            if !has_readiness(manifest.group(), manifest.kind()) {
+                continue;
+            }
             let (object, _) = applier.target(manifest).await?;
             let state = match applier.get(&object).await? {
                 Some(live) => assess(object.group(), &object.kind, &live),

@@ -57,6 +57,7 @@ pub use object::{
     KNOWN_KINDS, KnownKind, MANAGED_BY_LABEL, Manifest, ObjectRef, RELEASE_LABEL, apply_rank,
     check_label_value, known_kind, parse_yaml_stream,
 };
+pub(crate) use wait::has_readiness;
 pub use wait::{ReadyState, assess};
 
 /// The field manager used when none is given.
