@@ -36,6 +36,8 @@ struct Cluster {
     log: Vec<Seen>,
     /// Paths of Deployments that report ProgressDeadlineExceeded.
     failing: HashSet<String>,
+    /// Workloads that are read back as not ready this many more times.
+    unready_reads: BTreeMap<String, u32>,
 }
 
 type Shared = Arc<Mutex<Cluster>>;
@@ -124,10 +126,18 @@ fn answer(
         "GET" => match cluster.objects.get(path) {
             Some(object) => {
                 let failing = cluster.failing.contains(path);
+                let unready = match cluster.unready_reads.get_mut(path) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        true
+                    }
+                    _ => false,
+                };
+                let ready = !failing && !unready;
                 if is_workload(path) {
-                    seen.ready = Some(!failing);
+                    seen.ready = Some(ready);
                 }
-                json_response(200, &with_status(path, object, !failing, failing))
+                json_response(200, &with_status(path, object, ready, failing))
             }
             None => {
                 // A list: the objects directly under this path, filtered by labels.
@@ -302,6 +312,9 @@ async fn an_upgrade_touches_only_the_changed_service_and_a_rollback_restores_it(
     let v2 = Release::render(&template, &env, config.latest()).unwrap();
     let planned = deployer.plan(&v2).await.unwrap();
     assert_eq!(planned.to_update(), ["api"]);
+    // The db (unchanged) is not ready for its next two reads: api waits for it.
+    let db = "/apis/apps/v1/namespaces/shop-prod/statefulsets/db";
+    cluster.lock().unwrap().unready_reads.insert(db.into(), 2);
     let start = cluster.lock().unwrap().log.len();
     let report = deployer.deploy(&v2).await.unwrap();
     assert_eq!(report.revision, 2);
@@ -309,7 +322,26 @@ async fn an_upgrade_touches_only_the_changed_service_and_a_rollback_restores_it(
     assert_eq!(report.unchanged, ["db", "web"]);
     let log = cluster.lock().unwrap().log[start..].to_vec();
     assert_eq!(services_touched(&log, "PATCH"), ["api"], "{log:#?}");
-    assert_eq!(services_touched(&log, "GET"), ["api"], "{log:#?}");
+    assert_eq!(
+        services_touched(&log, "GET"),
+        ["db", "api"],
+        "db is read (waited for), never applied: {log:#?}"
+    );
+    let db_reads: Vec<Option<bool>> = log
+        .iter()
+        .filter(|s| s.path == db)
+        .map(|s| s.ready)
+        .collect();
+    assert_eq!(db_reads, [Some(false), Some(false), Some(true)]);
+    let db_ready = log
+        .iter()
+        .position(|s| s.path == db && s.ready == Some(true))
+        .unwrap();
+    let api_first = log
+        .iter()
+        .position(|s| s.method == "PATCH" && !s.path.contains("/secrets"))
+        .unwrap();
+    assert!(db_ready < api_first, "{log:#?}");
     assert!(object_paths(&log, "DELETE").is_empty());
     let live_env = |cluster: &Shared| {
         cluster.lock().unwrap().objects["/api/v1/namespaces/shop-prod/configmaps/api-env"]["data"]

@@ -15,7 +15,8 @@
 //! - [`Deployer`]: applies a release through the iac-core engine with one node per service
 //!   ([`SERVICE_TYPE`]), so a service starts only when the services it depends on are ready
 //!   (Deployments available, StatefulSets ready); only the services that changed since the
-//!   deployed revision are applied; optional readiness gates add cluster-side ordering.
+//!   deployed revision are applied (the unchanged ones they depend on are read until ready,
+//!   never applied); optional readiness gates add cluster-side ordering.
 //!   Every deploy writes a [`Revision`] to a [`HistoryStore`]: Secrets in the cluster like
 //!   Helm ([`SecretHistory`]), an iac-core state store ([`StateHistory`]) or memory;
 //!   `history`, `diff`, `rollback`.

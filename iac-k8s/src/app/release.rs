@@ -282,7 +282,8 @@ impl Deployer {
     }
 
     /// Installs or upgrades: applies only the services whose rendered objects changed since
-    /// the deployed revision, each once the services it depends on are ready; deletes what
+    /// the deployed revision, each once the services it depends on are ready (unchanged
+    /// ones included: they are read, not applied); deletes what
     /// the release no longer renders; writes a new revision. Refused while the newest
     /// revision is pending (another deploy runs, or one was interrupted: roll back).
     pub async fn deploy(&self, release: &Release) -> Result<DeployReport, AppError> {
@@ -437,14 +438,31 @@ impl Deployer {
                        "Properties": {"Manifest": ns.to_string(), "Release": app}}),
             );
         }
-        for name in &changed {
+        // The unchanged services that a changed one depends on are nodes too, that only
+        // wait until they are ready (read, never applied).
+        let waited: Vec<&str> = release
+            .rendered
+            .services
+            .iter()
+            .filter(|(name, _)| !changed.contains(&name.as_str()))
+            .filter(|(name, _)| {
+                changed.iter().any(|c| {
+                    release.rendered.services[*c]
+                        .depends_on
+                        .iter()
+                        .any(|d| d == *name)
+                })
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        for name in changed.iter().chain(&waited) {
             let service = &release.rendered.services[*name];
-            let mut depends_on: Vec<&str> = service
-                .depends_on
-                .iter()
-                .map(String::as_str)
-                .filter(|d| changed.contains(d))
-                .collect();
+            let apply = changed.contains(name);
+            let mut depends_on: Vec<&str> = if apply {
+                service.depends_on.iter().map(String::as_str).collect()
+            } else {
+                Vec::new()
+            };
             if first_install {
                 depends_on.push("Namespace");
             }
@@ -453,7 +471,7 @@ impl Deployer {
                 (*name).to_owned(),
                 json!({"Type": SERVICE_TYPE, "DependsOn": depends_on,
                        "Properties": {"Service": name, "Manifests": manifests,
-                                      "Release": app}}),
+                                      "Release": app, "Apply": apply}}),
             );
         }
         let template: Template = serde_json::from_value(json!({"Resources": resources}))
@@ -479,7 +497,7 @@ impl Deployer {
                 .resources
                 .into_iter()
                 .map(|r| r.logical_id)
-                .filter(|id| id != "Namespace")
+                .filter(|id| changed.contains(&id.as_str()))
                 .collect()),
             Err(e) => Err(AppError::Deploy {
                 app: app.to_owned(),
@@ -581,7 +599,9 @@ fn diff_against(current: Option<&Revision>, new: &RenderedRelease, to: &str) -> 
 ///
 /// Properties: `Service` (its name), `Manifests` (a JSON list of objects, as a string so
 /// that the engine does not read keys like `Ref` in them as functions), `Release` (the
-/// `iac.dev/release` label). Physical id: `<namespace>/<service>`.
+/// `iac.dev/release` label), `Apply` (`false`: an unchanged service that a changed one
+/// depends on; nothing is sent, the node only waits until it is ready). Physical id:
+/// `<namespace>/<service>`.
 pub struct ServiceHandler {
     applier: Applier,
     schema: Schema,
@@ -610,6 +630,7 @@ impl ServiceHandler {
             .with_property("Service", true, Mutable)
             .with_property("Manifests", true, Mutable)
             .with_property("Release", false, Mutable)
+            .with_property("Apply", false, Mutable)
             .with_attributes(&["Service", "Objects"])
             .with_readiness_hint(Duration::from_secs(2))
             .with_ready_timeout(ready_timeout)
@@ -747,6 +768,19 @@ impl ResourceHandler for ServiceHandler {
     }
 
     async fn create(&self, request: CreateRequest<'_>) -> Result<Created, HandlerError> {
+        if request.properties.get("Apply") == Some(&Value::Bool(false)) {
+            let parsed = self.parse(request.properties)?;
+            let namespace = parsed
+                .manifests
+                .iter()
+                .find_map(|m| m.namespace().map(str::to_owned))
+                .unwrap_or_default();
+            return Ok(Created {
+                physical_id: PhysicalId::new(format!("{namespace}/{}", parsed.service)),
+                readiness: Self::readiness(&parsed.applier, &parsed.service, &parsed.manifests)
+                    .await?,
+            });
+        }
         // Server-side apply is idempotent: a retried create applies the same objects again.
         let (id, readiness) = self.apply(request.properties).await?;
         Ok(Created {
