@@ -77,7 +77,21 @@ async fn run() -> Result<(), AppError> {
                 path.to_string_lossy()
             );
             let applier = Applier::from_kubeconfig().await?;
-            Some(Deployer::new(applier.client().clone()))
+            let (events, mut received) = iac_core::engine::events::channel();
+            tokio::spawn(async move {
+                while let Some(event) = received.recv().await {
+                    if !event.is_stack_event() {
+                        println!(
+                            "  [{}] {} {}{}",
+                            event.stack,
+                            event.logical_id,
+                            event.status.as_str(),
+                            event.reason.map(|r| format!(": {r}")).unwrap_or_default()
+                        );
+                    }
+                }
+            });
+            Some(Deployer::new(applier.client().clone()).with_events(events))
         }
         None => {
             println!("no KUBECONFIG: rendering only (set KUBECONFIG to deploy)");

@@ -256,12 +256,38 @@ fn prod() -> (Environment, Config) {
 #[tokio::test(start_paused = true)]
 async fn services_start_in_dependency_order_once_their_dependencies_are_ready() {
     let (client, cluster) = fake_cluster();
-    let deployer = deployer(client).with_history(Arc::new(MemoryHistory::new()));
+    let (events, mut received) = iac_core::engine::events::channel();
+    let deployer = deployer(client)
+        .with_history(Arc::new(MemoryHistory::new()))
+        .with_events(events);
     let (env, config) = prod();
     let release = Release::render(&shop::template("1.0.0"), &env, config.latest()).unwrap();
     let report = deployer.deploy(&release).await.unwrap();
     assert_eq!(report.revision, 1);
     assert_eq!(report.updated, ["db", "api", "web"]);
+
+    // The engine's events: each service is created only after its dependency completed.
+    let mut transitions = Vec::new();
+    while let Ok(event) = received.try_recv() {
+        if !event.is_stack_event() {
+            transitions.push(format!("{} {}", event.logical_id, event.status.as_str()));
+        }
+    }
+    let at = |t: &str| {
+        transitions
+            .iter()
+            .position(|x| x == t)
+            .unwrap_or_else(|| panic!("no event {t}: {transitions:#?}"))
+    };
+    assert!(
+        at("db CREATE_COMPLETE") < at("api CREATE_IN_PROGRESS"),
+        "{transitions:#?}"
+    );
+    assert!(
+        at("api CREATE_COMPLETE") < at("web CREATE_IN_PROGRESS"),
+        "{transitions:#?}"
+    );
+    at("web CREATE_COMPLETE");
 
     let log = cluster.lock().unwrap().log.clone();
     let patches = object_paths(&log, "PATCH");

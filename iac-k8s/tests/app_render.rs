@@ -380,6 +380,17 @@ fn bad_templates_and_configs_say_what_and_where() {
         render(&twice),
         "service b: v1 ConfigMap x is also rendered by service `a`"
     );
+    let mixed = AppTemplate::new("shop", "1")
+        .with_service(ServiceTemplate::typed("a", |_| Ok(vec![])).with_file("a.yaml", cm));
+    assert_eq!(
+        render(&mixed),
+        "app template shop: service `a` is typed and was given a YAML file"
+    );
+    let empty = AppTemplate::new("shop", "1").with_service(ServiceTemplate::yaml("a"));
+    assert_eq!(
+        render(&empty),
+        "app template shop: service `a` has no template file"
+    );
     let bad_name = AppTemplate::new("Shop", "1")
         .with_service(ServiceTemplate::yaml("a").with_file("a.yaml", cm));
     assert!(render(&bad_name).contains("`Shop` is not a DNS-1123 label"));

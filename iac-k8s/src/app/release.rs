@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use iac_core::engine::{Engine, EngineOptions, FailurePolicy, RunOptions, StackInput};
+use iac_core::engine::{Engine, EngineOptions, EventSender, FailurePolicy, RunOptions, StackInput};
 use iac_core::model::Template;
 use iac_core::provider::{
     Attributes, CreateRequest, Created, Deleted, HandlerError, PhysicalId, Properties, Readiness,
@@ -170,6 +170,7 @@ pub struct Deployer {
     max_history: usize,
     ready_timeout: Duration,
     clock: Clock,
+    events: Option<EventSender>,
 }
 
 impl fmt::Debug for Deployer {
@@ -194,7 +195,14 @@ impl Deployer {
             max_history: DEFAULT_MAX_HISTORY,
             ready_timeout: Duration::from_secs(10 * 60),
             clock: Arc::new(Utc::now),
+            events: None,
         }
+    }
+
+    /// Sends the engine's events (one resource per service) to `events` (builder style).
+    pub fn with_events(mut self, events: EventSender) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// Keeps history in `history` instead (builder style).
@@ -492,7 +500,11 @@ impl Deployer {
             .options(options)
             .build();
         let stack = StackInput::new(format!("app.{app}.{namespace}.r{number}"), template);
-        match engine.apply(&stack, RunOptions::default()).await {
+        let mut run = RunOptions::default();
+        if let Some(events) = &self.events {
+            run = run.with_events(events.clone());
+        }
+        match engine.apply(&stack, run).await {
             Ok(report) => Ok(report
                 .resources
                 .into_iter()
