@@ -12,7 +12,9 @@
 //! `KUBECONFIG` set, the same steps deploy to that cluster (services in dependency order
 //! through the iac-core engine, history as Secrets in each namespace) and print what was
 //! applied. The `db-root` Secret (key `password`) the database reads must exist in each
-//! namespace: passwords are never configuration values.
+//! namespace: passwords are never configuration values. `web` counts as ready once its
+//! LoadBalancer Service has an address, which needs Alibaba Cloud's cloud controller
+//! manager (an ACK cluster, or a kubeadm cluster with the cloud provider installed).
 
 #[path = "shop/mod.rs"]
 mod shop;

@@ -114,7 +114,18 @@ fn answer(
         path: path.to_owned(),
         ready: None,
     };
+    // Like a real API server: nothing is written into a namespace that does not exist.
+    let namespace = path
+        .split_once("/namespaces/")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(ns, _)| ns);
+    let missing_namespace = namespace.is_some_and(|ns| {
+        !cluster
+            .objects
+            .contains_key(&format!("/api/v1/namespaces/{ns}"))
+    });
     let response = match method {
+        "PATCH" if missing_namespace => json_response(404, &not_found()),
         "PATCH" => {
             let mut object = body;
             object["metadata"]["uid"] = json!(format!("uid-{}", cluster.objects.len()));

@@ -21,9 +21,7 @@ use super::config::{ConfigVersion, layered};
 use super::diff::{ReleaseDiff, diff_releases};
 use super::history::{HistoryStore, Revision, RevisionStatus, SecretHistory};
 use super::template::{AppTemplate, RenderedRelease, Target, object_key};
-use crate::apply::{
-    Applier, Manifest, ManifestHandler, ObjectRef, ReadyState, assess, has_readiness,
-};
+use crate::apply::{Applier, Manifest, ObjectRef, ReadyState, assess, has_readiness};
 
 /// The type name of one service of a release in the engine.
 pub const SERVICE_TYPE: &str = "KUBERNETES::AppService";
@@ -363,6 +361,16 @@ impl Deployer {
             (None, None) => (RevisionStatus::PendingInstall, "Install".to_owned()),
             (None, Some(_)) => (RevisionStatus::PendingUpgrade, "Upgrade".to_owned()),
         };
+        if current.is_none() {
+            // The namespace first: the history Secret of the first revision lives in it.
+            let ns = json!({"apiVersion": "v1", "kind": "Namespace",
+                            "metadata": {"name": namespace}});
+            self.applier
+                .clone()
+                .with_release(app)?
+                .apply_one(&Manifest::from_value(ns)?)
+                .await?;
+        }
         let mut revision = Revision {
             app: app.to_owned(),
             namespace: namespace.to_owned(),
@@ -380,10 +388,7 @@ impl Deployer {
         };
         self.history.put(&revision).await?;
 
-        let updated = match self
-            .apply_services(release, &diff, current.is_none(), number)
-            .await
-        {
+        let updated = match self.apply_services(release, &diff, number).await {
             Ok(updated) => updated,
             Err(e) => {
                 revision.status = RevisionStatus::Failed;
@@ -422,13 +427,12 @@ impl Deployer {
         })
     }
 
-    /// One engine node per changed service (and the Namespace on a first install), each
-    /// depending on the changed services it depends on.
+    /// One engine node per changed service, each depending on the services it depends on;
+    /// the unchanged ones among those are nodes that only wait.
     async fn apply_services(
         &self,
         release: &Release,
         diff: &ReleaseDiff,
-        first_install: bool,
         number: u32,
     ) -> Result<Vec<String>, AppError> {
         let (app, namespace) = (release.app(), release.namespace());
@@ -437,15 +441,6 @@ impl Deployer {
             return Ok(Vec::new());
         }
         let mut resources = Map::new();
-        if first_install {
-            let ns = json!({"apiVersion": "v1", "kind": "Namespace",
-                            "metadata": {"name": namespace}});
-            resources.insert(
-                "Namespace".into(),
-                json!({"Type": crate::apply::MANIFEST_TYPE,
-                       "Properties": {"Manifest": ns.to_string(), "Release": app}}),
-            );
-        }
         // The unchanged services that a changed one depends on are nodes too, that only
         // wait until they are ready (read, never applied).
         let waited: Vec<&str> = release
@@ -466,14 +461,11 @@ impl Deployer {
         for name in changed.iter().chain(&waited) {
             let service = &release.rendered.services[*name];
             let apply = changed.contains(name);
-            let mut depends_on: Vec<&str> = if apply {
+            let depends_on: Vec<&str> = if apply {
                 service.depends_on.iter().map(String::as_str).collect()
             } else {
                 Vec::new()
             };
-            if first_install {
-                depends_on.push("Namespace");
-            }
             let manifests = Value::Array(service.objects.clone()).to_string();
             resources.insert(
                 (*name).to_owned(),
@@ -489,10 +481,6 @@ impl Deployer {
             self.applier.clone(),
             self.ready_timeout,
         )));
-        registry.register(Arc::new(
-            ManifestHandler::new(self.applier.client().clone())
-                .with_field_manager(self.applier.field_manager()),
-        ));
         let mut options = self.options.clone();
         options.failure_policy = FailurePolicy::Stop;
         let engine = Engine::builder()
