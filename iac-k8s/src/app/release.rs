@@ -347,10 +347,8 @@ impl Deployer {
             && last.status.is_pending()
         {
             // Rolling back past an interrupted deploy: that one failed.
-            let mut stale = last.clone();
-            stale.status = RevisionStatus::Failed;
-            stale.updated = (self.clock)();
-            self.history.put(&stale).await?;
+            self.set_status(&mut last.clone(), RevisionStatus::Failed)
+                .await?;
         }
         let number = revisions.last().map_or(1, |r| r.number + 1);
         let current = deployed(&revisions);
@@ -388,34 +386,31 @@ impl Deployer {
         };
         self.history.put(&revision).await?;
 
-        let updated = match self.apply_services(release, &diff, number).await {
-            Ok(updated) => updated,
-            Err(e) => {
-                revision.status = RevisionStatus::Failed;
-                revision.updated = (self.clock)();
-                self.history.put(&revision).await?;
-                return Err(e);
-            }
+        let applied = match self.apply_services(release, &diff, number).await {
+            Ok(updated) => self
+                .delete_dropped(current, &release.rendered)
+                .await
+                .map(|deleted| (updated, deleted)),
+            Err(e) => Err(e),
         };
-        let deleted = match self.delete_dropped(current, &release.rendered).await {
-            Ok(deleted) => deleted,
+        let (updated, deleted) = match applied {
+            Ok(done) => done,
             Err(e) => {
-                revision.status = RevisionStatus::Failed;
-                revision.updated = (self.clock)();
-                self.history.put(&revision).await?;
+                self.set_status(&mut revision, RevisionStatus::Failed)
+                    .await?;
                 return Err(e);
             }
         };
         if let Some(previous) = current {
-            let mut previous = previous.clone();
-            previous.status = RevisionStatus::Superseded;
-            previous.updated = (self.clock)();
-            self.history.put(&previous).await?;
+            self.set_status(&mut previous.clone(), RevisionStatus::Superseded)
+                .await?;
         }
-        revision.status = RevisionStatus::Deployed;
-        revision.updated = (self.clock)();
-        self.history.put(&revision).await?;
-        self.prune_history(app, namespace, number).await?;
+        self.set_status(&mut revision, RevisionStatus::Deployed)
+            .await?;
+        if let Err(e) = self.prune_history(app, namespace, number).await {
+            // The release is deployed and recorded; old revisions go next time.
+            tracing::warn!(app, namespace, error = %e, "pruning the release history failed");
+        }
         Ok(DeployReport {
             revision: number,
             namespace: namespace.to_owned(),
@@ -554,6 +549,16 @@ impl Deployer {
             deleted.push(target);
         }
         Ok(deleted)
+    }
+
+    async fn set_status(
+        &self,
+        revision: &mut Revision,
+        status: RevisionStatus,
+    ) -> Result<(), AppError> {
+        revision.status = status;
+        revision.updated = (self.clock)();
+        self.history.put(revision).await
     }
 
     /// Deletes the oldest revisions beyond the limit, never the one just deployed.
