@@ -6,16 +6,18 @@
 //! - [`manifests`]: typed `k8s-openapi` objects for the cloud-provider bindings: SLB
 //!   `LoadBalancer` Services, Ingress, NAS/OSS/Cinder volumes, OpenStack Keystone access;
 //! - [`apply`]: server-side apply to a cluster with `kube`, waiting for rollout, pruning,
-//!   and the `KUBERNETES::Manifest` resource handler for the iac-core engine.
+//!   and the `KUBERNETES::Manifest` resource handler for the iac-core engine;
+//! - [`app`]: applications of several services with versioned, layered configuration,
+//!   deployed in dependency order through the engine, with history, diff and rollback.
 //!
 //! This crate picks no Kubernetes version of `k8s-openapi`: the program that uses it does
 //! (the examples and the tests use `v1_35`).
 //!
-//! Not written yet: application templates with versioned configuration, diff and rollback.
 //! Nothing here has run against a real cluster or machine: the generation is checked by
 //! shellcheck, cloud-init's schema and the Kubernetes schema validator, the client against a
 //! mock API server.
 
+pub mod app;
 pub mod apply;
 pub mod bootstrap;
 pub mod manifests;
@@ -35,6 +37,9 @@ pub enum Error {
     /// Applying to, pruning or waiting on a cluster ([`apply`]).
     #[error(transparent)]
     Apply(#[from] apply::Error),
+    /// Application templates, configurations, releases and their history ([`app`]).
+    #[error(transparent)]
+    App(#[from] app::AppError),
 }
 
 impl Error {
@@ -44,6 +49,7 @@ impl Error {
             Error::Bootstrap(e) => e.kind(),
             Error::Manifest(e) => e.kind(),
             Error::Apply(e) => e.kind(),
+            Error::App(e) => e.kind(),
         }
     }
 }

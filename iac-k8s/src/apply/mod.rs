@@ -8,7 +8,7 @@
 //! comes from a built-in table ([`KNOWN_KINDS`]); other kinds are found by discovery.
 //! [`Applier::prune`] deletes the objects of a release that a new apply no longer has;
 //! [`Applier::wait`] waits, each object with its own timeout, until Deployments are
-//! rolled out, LoadBalancer Services have an address and PVCs are bound.
+//! rolled out, StatefulSets ready, LoadBalancer Services have an address and PVCs are bound.
 //!
 //! [`ManifestHandler`] is the engine's handler of `KUBERNETES::Manifest`: single calls,
 //! readiness by polling, never sleeping.
@@ -57,6 +57,7 @@ pub use object::{
     KNOWN_KINDS, KnownKind, MANAGED_BY_LABEL, Manifest, ObjectRef, RELEASE_LABEL, apply_rank,
     check_label_value, known_kind, parse_yaml_stream,
 };
+pub(crate) use wait::has_readiness;
 pub use wait::{ReadyState, assess};
 
 /// The field manager used when none is given.
@@ -361,7 +362,7 @@ impl Applier {
 
     /// Waits until each object is ready, each with its own `timeout`, all at once:
     /// Deployments rolled out (`is_deployment_completed` at the current generation),
-    /// LoadBalancer Services with an ingress IP or hostname, PVCs `Bound`. Other kinds are
+    /// StatefulSets with every replica updated and ready, LoadBalancer Services with an ingress IP or hostname, PVCs `Bound`. Other kinds are
     /// ready once applied. Uses one watch per object (no polling). Fails with
     /// [`Error::Timeout`] naming every object that was not ready, with what was last seen,
     /// or [`Error::Failed`] when one will not get ready by itself.

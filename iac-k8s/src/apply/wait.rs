@@ -29,13 +29,17 @@ pub enum ReadyState {
 pub(crate) fn has_readiness(group: &str, kind: &str) -> bool {
     matches!(
         (group, kind),
-        ("apps", "Deployment") | ("", "Service") | ("", "PersistentVolumeClaim")
+        ("apps", "Deployment")
+            | ("apps", "StatefulSet")
+            | ("", "Service")
+            | ("", "PersistentVolumeClaim")
     )
 }
 
 /// How ready `live`, an object of `group`/`kind`, is. Deployments: rolled out at the
 /// current generation (`observedGeneration` caught up, kube's `is_deployment_completed`,
-/// all desired replicas available); failed past the progress deadline. Services of type
+/// all desired replicas available); failed past the progress deadline. StatefulSets: the
+/// current generation observed and every desired replica updated and ready. Services of type
 /// `LoadBalancer`: an ingress IP or hostname (kube's `is_service_loadbalancer_provisioned`,
 /// and at least one entry). PVCs: `Bound`; failed when `Lost`. Every other kind: ready.
 pub fn assess(group: &str, kind: &str, live: &DynamicObject) -> ReadyState {
@@ -44,6 +48,7 @@ pub fn assess(group: &str, kind: &str, live: &DynamicObject) -> ReadyState {
     }
     match (group, kind) {
         ("apps", "Deployment") => assess_deployment(live),
+        ("apps", "StatefulSet") => assess_stateful_set(live),
         ("", "Service") => assess_service(live),
         ("", "PersistentVolumeClaim") => {
             match live.data.pointer("/status/phase").and_then(Value::as_str) {
@@ -117,6 +122,26 @@ fn assess_deployment(live: &DynamicObject) -> ReadyState {
         };
         ReadyState::Pending(format!(
             "{available} of {desired} replicas available, {reason}"
+        ))
+    }
+}
+
+fn assess_stateful_set(live: &DynamicObject) -> ReadyState {
+    let desired = int(live, "/spec/replicas").unwrap_or(1);
+    let ready = int(live, "/status/readyReplicas").unwrap_or(0);
+    let updated = int(live, "/status/updatedReplicas").unwrap_or(0);
+    let generation = live.metadata.generation.unwrap_or(0);
+    let observed = int(live, "/status/observedGeneration").unwrap_or(0);
+    if observed < generation {
+        return ReadyState::Pending(format!(
+            "generation {generation} not yet observed ({ready} of {desired} replicas ready)"
+        ));
+    }
+    if ready >= desired && updated >= desired {
+        ReadyState::Ready
+    } else {
+        ReadyState::Pending(format!(
+            "{ready} of {desired} replicas ready, {updated} updated"
         ))
     }
 }
@@ -275,6 +300,36 @@ mod tests {
                 &deployment(2, 2, 0, "ProgressDeadlineExceeded")
             ),
             ReadyState::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn stateful_sets() {
+        let set = |generation: i64, observed: i64, ready: i64, updated: i64| {
+            object(json!({
+                "apiVersion": "apps/v1", "kind": "StatefulSet",
+                "metadata": {"name": "db", "namespace": "prod", "generation": generation},
+                "spec": {"replicas": 2},
+                "status": {"observedGeneration": observed, "readyReplicas": ready,
+                           "updatedReplicas": updated}
+            }))
+        };
+        assert_eq!(
+            assess("apps", "StatefulSet", &set(1, 1, 2, 2)),
+            ReadyState::Ready
+        );
+        assert_eq!(
+            assess("apps", "StatefulSet", &set(1, 1, 1, 2)),
+            ReadyState::Pending("1 of 2 replicas ready, 2 updated".into())
+        );
+        // Ready replicas of the old revision do not count while some are not updated.
+        assert!(matches!(
+            assess("apps", "StatefulSet", &set(2, 2, 2, 1)),
+            ReadyState::Pending(_)
+        ));
+        assert!(matches!(
+            assess("apps", "StatefulSet", &set(3, 2, 2, 2)),
+            ReadyState::Pending(s) if s.contains("generation 3")
         ));
     }
 
