@@ -6,62 +6,15 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use iac_benches::{BENCH_TYPE, tree_template};
-use iac_core::engine::{Engine, RunOptions, StackInput};
-use iac_core::memory::{MemoryCloud, MemoryConfig};
-use iac_core::state::MemoryStateStore;
+use iac_benches::{fresh_engine, plan_and_apply_fresh, plan_then_apply, runtime, tree_template};
+use iac_core::engine::StackInput;
 use peak_alloc::PeakAlloc;
 
 #[global_allocator]
 static PEAK: PeakAlloc = PeakAlloc;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a runtime")
-}
-
-/// A zero-latency in-memory cloud and an engine over it with a memory state store.
-fn fresh() -> (MemoryCloud, Engine) {
-    let cloud = MemoryCloud::new(MemoryConfig {
-        enforce_references: false,
-        ..Default::default()
-    });
-    let engine = Engine::builder()
-        .provider(cloud.registry(&[BENCH_TYPE]))
-        .state(MemoryStateStore::new())
-        .concurrency(64)
-        .seed(1)
-        .build();
-    (cloud, engine)
-}
-
-/// Plans `input` (and drops the plan, as a caller would), then applies it.
-fn run_once(rt: &tokio::runtime::Runtime, engine: &Engine, input: &StackInput) -> Duration {
-    let start = Instant::now();
-    rt.block_on(async {
-        let plan = engine.plan(input).await.expect("plan");
-        assert_eq!(plan.resources.len(), input.template.resources.len());
-        drop(plan);
-        engine
-            .apply(input, RunOptions::default())
-            .await
-            .expect("apply");
-    });
-    start.elapsed()
-}
-
-/// One plan + apply of `input` on a fresh cloud and state; returns the time taken.
-fn plan_and_apply(rt: &tokio::runtime::Runtime, input: &StackInput) -> Duration {
-    let (cloud, engine) = fresh();
-    let took = run_once(rt, &engine, input);
-    assert_eq!(cloud.len(), input.template.resources.len());
-    took
-}
 
 /// Heap use of one plan + apply, in bytes.
 struct Memory {
@@ -76,8 +29,8 @@ struct Memory {
 fn measure_memory(rt: &tokio::runtime::Runtime, input: &StackInput) -> (Duration, Memory) {
     PEAK.reset_peak_usage();
     let base = PEAK.current_usage();
-    let (cloud, engine) = fresh();
-    let took = run_once(rt, &engine, input);
+    let (cloud, engine) = fresh_engine();
+    let took = plan_then_apply(rt, &engine, input);
     let peak = PEAK.peak_usage().saturating_sub(base);
     let with_both = PEAK.current_usage();
     drop(engine);
@@ -113,7 +66,7 @@ fn engine_overhead(c: &mut Criterion) {
         );
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &input, |b, input| {
-            b.iter_custom(|iters| (0..iters).map(|_| plan_and_apply(&rt, input)).sum());
+            b.iter_custom(|iters| (0..iters).map(|_| plan_and_apply_fresh(&rt, input)).sum());
         });
     }
     group.finish();

@@ -1,12 +1,12 @@
-//! One plan + apply of the engine bench's workload, for profilers (valgrind's callgrind or
-//! dhat): `cargo run --release -p iac-benches --example once -- 10000 [plan|apply|both]`.
+//! One plan + apply (of that plan) of the engine bench's workload, for profilers (valgrind's
+//! callgrind or dhat) and quick timings:
+//! `cargo run --release -p iac-benches --example once -- 10000 [plan|apply|both]`.
 //!
-//! It does the same work as one iteration of `benches/engine.rs`, with no harness around it.
+//! It does the same work as one iteration of `benches/engine.rs`, with no harness around it
+//! and the system allocator.
 
-use iac_benches::{BENCH_TYPE, tree_template};
-use iac_core::engine::{Engine, RunOptions, StackInput};
-use iac_core::memory::{MemoryCloud, MemoryConfig};
-use iac_core::state::MemoryStateStore;
+use iac_benches::{fresh_engine, plan_then_apply, runtime, tree_template};
+use iac_core::engine::{RunOptions, StackInput};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -17,35 +17,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => 10_000,
     };
     let what = args.next().unwrap_or_else(|| "both".to_owned());
-    if !matches!(what.as_str(), "plan" | "apply" | "both") {
-        return Err(format!("the second argument is plan, apply or both, not '{what}'").into());
-    }
     let input = StackInput::new("bench", tree_template(n));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()?;
-    let cloud = MemoryCloud::new(MemoryConfig {
-        enforce_references: false,
-        ..Default::default()
-    });
-    let engine = Engine::builder()
-        .provider(cloud.registry(&[BENCH_TYPE]))
-        .state(MemoryStateStore::new())
-        .concurrency(64)
-        .seed(1)
-        .build();
+    let rt = runtime();
+    let (cloud, engine) = fresh_engine();
     let start = std::time::Instant::now();
-    rt.block_on(async {
-        if what != "apply" {
-            let plan = engine.plan(&input).await?;
-            assert_eq!(plan.resources.len(), n);
+    match what.as_str() {
+        "both" => {
+            plan_then_apply(&rt, &engine, &input);
         }
-        if what != "plan" {
-            engine.apply(&input, RunOptions::default()).await?;
-            assert_eq!(cloud.len(), n);
+        "plan" => assert_eq!(rt.block_on(engine.plan(&input))?.resources.len(), n),
+        "apply" => {
+            rt.block_on(engine.apply(&input, RunOptions::default()))?;
         }
-        Ok::<(), iac_core::engine::EngineError>(())
-    })?;
+        other => {
+            return Err(format!("the second argument is plan, apply or both, not '{other}'").into());
+        }
+    }
+    if what != "plan" {
+        assert_eq!(cloud.len(), n);
+    }
     eprintln!(
         "{what} at {n}: {:.2} µs per resource",
         start.elapsed().as_secs_f64() * 1e6 / n as f64

@@ -9,9 +9,14 @@
 //! assert_eq!(template.resources.len(), 100);
 //! ```
 
+use std::time::{Duration, Instant};
+
 use iac_core::Expr;
+use iac_core::engine::{Engine, RunOptions, StackInput};
 use iac_core::expr::ExprMap;
+use iac_core::memory::{MemoryCloud, MemoryConfig};
 use iac_core::model::{ResourceSpec, Template};
+use iac_core::state::MemoryStateStore;
 
 /// The resource type every bench workload uses.
 pub const BENCH_TYPE: &str = "Bench::Thing";
@@ -35,4 +40,64 @@ pub fn tree_template(n: usize) -> Template {
         template.resources.insert(format!("R{i}"), spec);
     }
     template
+}
+
+/// The runtime the engine benches run on: one thread, with timers.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime")
+}
+
+/// A zero-latency in-memory cloud serving [`BENCH_TYPE`], and an engine over it with a
+/// memory state store.
+pub fn fresh_engine() -> (MemoryCloud, Engine) {
+    let cloud = MemoryCloud::new(MemoryConfig {
+        enforce_references: false,
+        ..Default::default()
+    });
+    let engine = Engine::builder()
+        .provider(cloud.registry(&[BENCH_TYPE]))
+        .state(MemoryStateStore::new())
+        .concurrency(64)
+        .seed(1)
+        .build();
+    (cloud, engine)
+}
+
+/// Plans `input`, then applies that plan (as a caller who reviewed it would); returns the
+/// time both took.
+///
+/// ```
+/// let rt = iac_benches::runtime();
+/// let (cloud, engine) = iac_benches::fresh_engine();
+/// let input = iac_core::engine::StackInput::new("doc", iac_benches::tree_template(10));
+/// iac_benches::plan_then_apply(&rt, &engine, &input);
+/// assert_eq!(cloud.len(), 10);
+/// ```
+pub fn plan_then_apply(
+    rt: &tokio::runtime::Runtime,
+    engine: &Engine,
+    input: &StackInput,
+) -> Duration {
+    let start = Instant::now();
+    rt.block_on(async {
+        let plan = engine.plan(input).await.expect("plan");
+        assert_eq!(plan.resources.len(), input.template.resources.len());
+        engine
+            .apply_plan(plan, RunOptions::default())
+            .await
+            .expect("apply");
+    });
+    start.elapsed()
+}
+
+/// One plan + apply of `input` on a fresh cloud and state; returns the time taken (the
+/// set-up and the teardown are not counted).
+pub fn plan_and_apply_fresh(rt: &tokio::runtime::Runtime, input: &StackInput) -> Duration {
+    let (cloud, engine) = fresh_engine();
+    let took = plan_then_apply(rt, &engine, input);
+    assert_eq!(cloud.len(), input.template.resources.len());
+    took
 }

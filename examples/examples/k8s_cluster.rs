@@ -31,7 +31,7 @@ use iac_aliyun::resources::types::{
 };
 use iac_aliyun::sim::{Delays, SimConfig, Simulator};
 use iac_core::engine::{
-    Action, Engine, EngineError, Report, RunOptions, StackInput, Status, events,
+    Action, Engine, EngineError, Plan, Report, RunOptions, StackInput, Status, events,
 };
 use iac_core::loader;
 use iac_core::stack::{Param, Prop, Stack};
@@ -482,13 +482,10 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 
 /// Applies with a live view: a progress bar with counts per status, and the event list of
 /// the ROS console above it.
-async fn apply_live(
-    engine: &Engine,
-    input: &StackInput,
-    changes: usize,
-) -> Result<Report, EngineError> {
+/// Applies exactly the plan shown (refused if the stack changed since), with a live view.
+async fn apply_live(engine: &Engine, plan: Plan) -> Result<Report, EngineError> {
     let (tx, mut rx) = events::channel();
-    let bar = ProgressBar::new(changes as u64);
+    let bar = ProgressBar::new(changes(&plan) as u64);
     bar.set_style(
         ProgressStyle::with_template("  [{bar:30}] {pos}/{len} resources  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -531,7 +528,7 @@ async fn apply_live(
         }
     });
     let result = engine
-        .apply(input, RunOptions::default().with_events(tx))
+        .apply_plan(plan, RunOptions::default().with_events(tx))
         .await;
     // The sender is dropped with the apply: the printer ends after the last event.
     let _ = printer.await;
@@ -583,7 +580,7 @@ fn print_report(report: &Report, secrets: &ClusterSecrets, show_secrets: bool) {
     );
 }
 
-fn changes(plan: &iac_core::engine::Plan) -> usize {
+fn changes(plan: &Plan) -> usize {
     plan.resources.len() - plan.count(Action::NoOp)
 }
 
@@ -676,7 +673,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
             {
                 return Err("not applied: the answer was not 'yes'".into());
             }
-            let report = apply_live(&engine, &input, changes(&plan)).await?;
+            let report = apply_live(&engine, plan).await?;
             print_report(&report, &secrets, options.show_secrets);
         }
         Command::Destroy => {
@@ -741,7 +738,7 @@ async fn tour(
     print!("{plan}");
 
     println!("\n$ apply");
-    let report = apply_live(engine, input, changes(&plan)).await?;
+    let report = apply_live(engine, plan).await?;
     print_report(&report, secrets, options.show_secrets);
 
     println!("\n$ plan (again)");
@@ -751,7 +748,7 @@ async fn tour(
     println!("\n$ scale --nodes {}", options.nodes + 1);
     let plan = engine.plan(&scaled).await?;
     print!("{plan}");
-    let report = apply_live(engine, &scaled, changes(&plan)).await?;
+    let report = apply_live(engine, plan).await?;
     println!("  NodeHostNames = {}", report.outputs["NodeHostNames"]);
 
     let file = Path::new("target/k8s_cluster/k8s-demo.ros.json");

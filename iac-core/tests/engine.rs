@@ -125,7 +125,7 @@ async fn a_mutable_change_updates_in_place_and_a_forcing_change_replaces() {
         4,
         "old objects are deleted after the new ones exist"
     );
-    let subnet = after.values().find(|o| o.logical_id == "Subnet").unwrap();
+    let subnet = after.values().find(|o| &*o.logical_id == "Subnet").unwrap();
     assert_eq!(subnet.properties["Cidr"], "10.0.2.0/24");
     assert!(engine.plan(&moved).await.unwrap().is_empty());
 }
@@ -189,7 +189,7 @@ async fn removing_a_resource_deletes_it_and_retain_only_forgets() {
     let left: HashSet<String> = cloud
         .inventory()
         .values()
-        .map(|o| o.logical_id.clone())
+        .map(|o| String::from(&*o.logical_id))
         .collect();
     assert_eq!(
         left,
@@ -277,7 +277,7 @@ async fn keep_going_skips_exactly_the_dependents_of_a_failure() {
     let alive: HashSet<String> = cloud
         .inventory()
         .values()
-        .map(|o| o.logical_id.clone())
+        .map(|o| String::from(&*o.logical_id))
         .collect();
     assert_eq!(alive, HashSet::from(["Net".into(), "Other".into()]));
 }
@@ -575,7 +575,7 @@ async fn a_rollback_that_fails_says_what_it_left_behind() {
     let alive: HashSet<String> = cloud
         .inventory()
         .values()
-        .map(|o| o.logical_id.clone())
+        .map(|o| String::from(&*o.logical_id))
         .collect();
     assert_eq!(
         alive,
@@ -622,7 +622,7 @@ async fn destroy_forgets_retained_objects_instead_of_deleting_them() {
     let left: HashSet<String> = cloud
         .inventory()
         .values()
-        .map(|o| o.logical_id.clone())
+        .map(|o| String::from(&*o.logical_id))
         .collect();
     assert_eq!(left, HashSet::from(["Net".into(), "Subnet".into()]));
     let skipped: Vec<String> = drain(&mut rx)
@@ -839,4 +839,80 @@ async fn a_handler_can_ask_for_replacement_when_an_identity_inside_a_property_ch
     assert_eq!(after.len(), 1);
     assert_ne!(after, first, "a new object replaced the old one");
     assert!(engine.plan(&run(t("api", "v2"))).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_reviewed_plan_applies_exactly_and_refuses_once_the_state_moved() {
+    let (cloud, engine, store) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+
+    // A plan of a new stack applies what it shows.
+    let plan = engine.plan(&input(small_stack())).await.unwrap();
+    assert_eq!(plan.count(Action::Create), 4);
+    let debug = format!("{plan:?}");
+    assert!(!debug.contains("s3cret-pw"), "{debug}");
+    let report = engine
+        .apply_plan(plan.clone(), RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.status, Status::CreateComplete);
+    assert_eq!(cloud.len(), 4);
+    let state = store.load("demo").await.unwrap().unwrap();
+    let user_data = serde_json::to_string(&state.resources["Web"].properties).unwrap();
+    assert!(!user_data.contains("s3cret-pw"), "{user_data}");
+
+    // The same plan again: the state moved on since (this very apply), so it is stale.
+    let err = engine
+        .apply_plan(plan.clone(), RunOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::StalePlan { reason, .. } if reason.contains("changed")),
+        "{err}"
+    );
+    assert_eq!(err.kind(), iac_core::provider::ErrorKind::Conflict);
+
+    // A plan, then another apply of a change, then the first plan: refused, nothing done.
+    let mut changed = small_stack();
+    changed.resources["Web"]
+        .properties
+        .insert("Size".into(), iac_core::Expr::String("large".into()));
+    let plan = engine.plan(&input(changed.clone())).await.unwrap();
+    assert_eq!(plan.count(Action::Update), 1, "{plan}");
+    engine
+        .apply(&input(small_stack()), RunOptions::default())
+        .await
+        .unwrap();
+    let calls = cloud.calls();
+    assert!(matches!(
+        engine.apply_plan(plan.clone(), RunOptions::default()).await,
+        Err(EngineError::StalePlan { .. })
+    ));
+    assert_eq!(cloud.calls(), calls, "a stale plan makes no call");
+
+    // A plan read back from JSON keeps no parameter values: it cannot be applied.
+    let plan = engine.plan(&input(changed.clone())).await.unwrap();
+    let json = serde_json::to_string(&plan).unwrap();
+    assert!(!json.contains("s3cret-pw"));
+    let read_back: iac_core::engine::Plan = serde_json::from_str(&json).unwrap();
+    assert_eq!(read_back, plan);
+    let err = engine
+        .apply_plan(read_back, RunOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("serialized"), "{err}");
+
+    // Another engine (another registry) does not apply this engine's plan.
+    let (_, other, _) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+    let err = other
+        .apply_plan(plan.clone(), RunOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("another engine"), "{err}");
+
+    // The fresh plan itself still applies: one update.
+    engine
+        .apply_plan(plan, RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(cloud.calls().get("update"), Some(&1));
 }

@@ -23,7 +23,7 @@ fn record(id: &str) -> ResourceState {
         phase: ResourcePhase::Ready,
         properties: Default::default(),
         attributes: Default::default(),
-        depends_on: vec![],
+        depends_on: Default::default(),
         generation: 1,
         deletion_policy: Default::default(),
         pending: None,

@@ -11,7 +11,7 @@
 pub mod events;
 pub mod plan;
 pub mod retry;
-mod run;
+pub(crate) mod run;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use events::{Event, EventSender, STACK_TYPE, Status};
 pub use plan::{Action, Plan, Planned, PropertyDiff, ResourcePlan};
+use plan::{PlanBasis, PlanSource};
 pub use retry::{RateLimitOptions, RateLimiter, RetryPolicy, backoff};
 
 use crate::eval::EvalError;
@@ -275,6 +276,14 @@ pub enum EngineError {
     /// The operation was cancelled; the state is consistent and `resume` finishes it.
     #[error("stack '{}': cancelled; run the apply again to resume", .0.stack)]
     Cancelled(Box<Report>),
+    /// A plan given to [`Engine::apply_plan`] cannot be applied as it was reviewed.
+    #[error("stack '{stack}': the plan cannot be applied: {reason}; make a new plan")]
+    StalePlan {
+        /// The stack.
+        stack: String,
+        /// Why (the state changed since the plan, another engine made it, ...).
+        reason: String,
+    },
 }
 
 fn summary(report: &Report) -> String {
@@ -303,7 +312,9 @@ impl EngineError {
             | EngineError::Conditions(_)
             | EngineError::UnknownStack(_)
             | EngineError::NoHandler { .. } => ErrorKind::Invalid,
-            EngineError::State(StateError::Locked { .. }) => ErrorKind::Conflict,
+            EngineError::State(StateError::Locked { .. }) | EngineError::StalePlan { .. } => {
+                ErrorKind::Conflict
+            }
             EngineError::State(_) | EngineError::Internal(_) => ErrorKind::Permanent,
             EngineError::Failed(_) => ErrorKind::Permanent,
             EngineError::Cancelled(_) => ErrorKind::Transient,
@@ -433,13 +444,64 @@ impl Engine {
     /// What an apply of `input` would change. Reads state; changes nothing.
     pub async fn plan(&self, input: &StackInput) -> Result<Plan, EngineError> {
         let prepared = run::prepare(&self.inner, input)?;
-        let state = self
-            .inner
-            .store
-            .load(&input.name)
-            .await?
-            .unwrap_or_else(|| StackState::new(&input.name));
-        run::plan(&self.inner, &prepared, &state)
+        let (state, fingerprint) = match self.inner.store.load(&input.name).await? {
+            Some(state) => {
+                let fingerprint = plan::state_fingerprint(&state);
+                (state, Some(fingerprint))
+            }
+            None => (StackState::new(&input.name), None),
+        };
+        let mut plan = run::plan(&self.inner, &prepared, &state)?;
+        plan.basis = PlanBasis(Some(Arc::new(PlanSource {
+            prepared,
+            engine: Arc::as_ptr(&self.inner) as usize,
+            state: fingerprint,
+        })));
+        Ok(plan)
+    }
+
+    /// Applies exactly what `plan` showed, as `terraform apply PLANFILE` does: the template
+    /// and parameter values it was made from, checked once. Fails with
+    /// [`EngineError::StalePlan`] when the stack's state changed since the plan (another
+    /// apply ran), when another engine made the plan, or when the plan was read back from
+    /// its serialized form (which keeps no parameter values).
+    ///
+    /// The plan is taken: its rendering is dropped before the apply starts.
+    pub async fn apply_plan(&self, plan: Plan, options: RunOptions) -> Result<Report, EngineError> {
+        let Plan {
+            stack,
+            resources,
+            basis,
+        } = plan;
+        drop(resources);
+        let stale = |reason: &str| EngineError::StalePlan {
+            stack: stack.clone(),
+            reason: reason.to_owned(),
+        };
+        let Some(source) = basis.0.as_deref() else {
+            return Err(stale(
+                "it was read back from its serialized form, which keeps no parameter values",
+            ));
+        };
+        if source.engine != Arc::as_ptr(&self.inner) as usize {
+            return Err(stale("another engine made it"));
+        }
+        let _lock = self.inner.store.lock(&stack, "apply").await?;
+        let state = match self.inner.store.load(&stack).await? {
+            Some(state) if source.state == Some(plan::state_fingerprint(&state)) => state,
+            Some(_) => return Err(stale("the stack's state changed since the plan was made")),
+            None if source.state.is_some() => {
+                return Err(stale(
+                    "the stack's state was removed since the plan was made",
+                ));
+            }
+            None => {
+                let state = StackState::new(&stack);
+                self.inner.store.save(&state).await?;
+                state
+            }
+        };
+        run::apply(&self.inner, &source.prepared, state, options).await
     }
 
     /// Makes the cloud match `input`, resuming whatever an interrupted earlier apply left
@@ -462,7 +524,7 @@ impl Engine {
                 state
             }
         };
-        run::apply(&self.inner, prepared, state, options).await
+        run::apply(&self.inner, &prepared, state, options).await
     }
 
     /// Finishes an interrupted apply of the template recorded in the state. Parameters must

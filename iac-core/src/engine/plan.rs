@@ -1,6 +1,7 @@
 //! Plans: what an apply would change, resource by resource and property by property.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -89,6 +90,10 @@ pub struct ResourcePlan {
 }
 
 /// What an apply would do.
+///
+/// A plan made by [`crate::engine::Engine::plan`] also keeps what it was computed from, so
+/// that [`crate::engine::Engine::apply_plan`] applies exactly what was reviewed (that part
+/// is neither serialized nor compared: two plans are equal when they plan the same changes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The stack's name.
@@ -96,6 +101,56 @@ pub struct Plan {
     /// One entry per resource in the template or the state, in dependency order (deletes
     /// last).
     pub resources: Vec<ResourcePlan>,
+    #[serde(skip)]
+    pub(crate) basis: PlanBasis,
+}
+
+/// What a plan was computed from: the checked template with its parameters, the engine
+/// that checked it, and the state it was compared with.
+#[derive(Clone, Default)]
+pub(crate) struct PlanBasis(pub(crate) Option<Arc<PlanSource>>);
+
+pub(crate) struct PlanSource {
+    pub(crate) prepared: crate::engine::run::Prepared,
+    /// The engine that planned it (its address): its registry checked the types.
+    pub(crate) engine: usize,
+    /// The compared state's [`state_fingerprint`]; `None` for a stack with no state.
+    pub(crate) state: Option<u64>,
+}
+
+/// A digest of what a plan depends on in a state: when it was saved and, per resource,
+/// its id, object, generation, phase and unfinished operation (a journal replayed after a
+/// crash changes these without a new save time).
+pub(crate) fn state_fingerprint(state: &crate::state::StackState) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    state.updated.hash(&mut h);
+    state.resources.len().hash(&mut h);
+    for (id, r) in &state.resources {
+        id.hash(&mut h);
+        r.physical_id.as_ref().map(|p| p.0.as_str()).hash(&mut h);
+        r.generation.hash(&mut h);
+        (r.phase as u8).hash(&mut h);
+        r.pending.is_some().hash(&mut h);
+        r.deposed.len().hash(&mut h);
+    }
+    h.finish()
+}
+
+impl fmt::Debug for PlanBasis {
+    // Parameter values may be secret: the basis shows only whether it is there.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Some(_) => "PlanBasis(kept)",
+            None => "PlanBasis(none)",
+        })
+    }
+}
+
+impl PartialEq for PlanBasis {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Plan {
@@ -210,15 +265,16 @@ pub(crate) fn decide(
     replacement: &dyn Fn(&Properties, &Properties) -> Option<String>,
     type_name: &str,
     recorded: Option<&ResourceState>,
-    new: &[(String, PlannedValue)],
+    new: Vec<(String, PlannedValue)>,
 ) -> (Action, Vec<PropertyDiff>, Option<String>) {
-    let all_as_new = || {
-        new.iter()
+    // Takes the values: a create shows each of them once, with no copy.
+    let all_as_new = |new: Vec<(String, PlannedValue)>| {
+        new.into_iter()
             .map(|(name, v)| PropertyDiff {
-                name: name.clone(),
+                name,
                 before: None,
                 after: match v {
-                    PlannedValue::Known(v) => Planned::Known(v.clone()),
+                    PlannedValue::Known(v) => Planned::Known(v),
                     PlannedValue::Unknown => Planned::KnownAfterApply,
                 },
                 forces_replacement: false,
@@ -226,7 +282,7 @@ pub(crate) fn decide(
             .collect::<Vec<_>>()
     };
     let Some(rec) = recorded else {
-        return (Action::Create, all_as_new(), None);
+        return (Action::Create, all_as_new(new), None);
     };
     let Some(physical_id) = &rec.physical_id else {
         let reason = match &rec.pending {
@@ -241,15 +297,15 @@ pub(crate) fn decide(
             } else {
                 Action::Create
             },
-            all_as_new(),
+            all_as_new(new),
             Some(reason.into()),
         );
     };
     if &*rec.type_name != type_name {
         let reason = format!("type changed from {}", rec.type_name);
-        return (Action::Replace, all_as_new(), Some(reason));
+        return (Action::Replace, all_as_new(new), Some(reason));
     }
-    let diffs = property_diffs(schema, &rec.properties, new);
+    let diffs = property_diffs(schema, &rec.properties, &new);
     let forcing: Vec<&str> = diffs
         .iter()
         .filter(|d| d.forces_replacement)
@@ -351,7 +407,7 @@ mod tests {
             phase: ResourcePhase::Ready,
             properties: std::sync::Arc::new(props.as_object().cloned().unwrap()),
             attributes: Default::default(),
-            depends_on: vec![],
+            depends_on: Default::default(),
             generation: 1,
             deletion_policy: Default::default(),
             pending: None,
@@ -378,7 +434,7 @@ mod tests {
             &|_, _| None,
             "T::X",
             Some(&rec),
-            &[known("Name", json!("a")), known("Zone", json!("z"))],
+            vec![known("Name", json!("a")), known("Zone", json!("z"))],
         );
         assert_eq!(action, Action::NoOp);
         assert!(diffs.is_empty());
@@ -392,7 +448,7 @@ mod tests {
             &|_, _| None,
             "T::X",
             Some(&rec),
-            &[known("Name", json!("b")), known("Zone", json!("z"))],
+            vec![known("Name", json!("b")), known("Zone", json!("z"))],
         );
         assert_eq!(action, Action::Update);
         assert_eq!(diffs.len(), 1);
@@ -401,7 +457,7 @@ mod tests {
             &|_, _| None,
             "T::X",
             Some(&rec),
-            &[known("Name", json!("a")), known("Zone", json!("y"))],
+            vec![known("Name", json!("a")), known("Zone", json!("y"))],
         );
         assert_eq!(action, Action::Replace);
         assert_eq!(reason.as_deref(), Some("Zone forces replacement"));
@@ -415,7 +471,7 @@ mod tests {
             &|_, _| None,
             "T::X",
             Some(&rec),
-            &[("Zone".into(), PlannedValue::Unknown)],
+            vec![("Zone".into(), PlannedValue::Unknown)],
         );
         assert_eq!(action, Action::Replace);
         assert_eq!(
@@ -434,7 +490,7 @@ mod tests {
                 &|_, _| None,
                 "T::X",
                 Some(&rec),
-                &[known("Zone", json!("z"))]
+                vec![known("Zone", json!("z"))]
             )
             .0,
             Action::Replace
@@ -446,7 +502,7 @@ mod tests {
                 &|_, _| None,
                 "T::Y",
                 Some(&rec),
-                &[known("Zone", json!("z"))]
+                vec![known("Zone", json!("z"))]
             )
             .0,
             Action::Replace
@@ -457,7 +513,7 @@ mod tests {
                 &|_, _| None,
                 "T::X",
                 None,
-                &[known("Zone", json!("z"))]
+                vec![known("Zone", json!("z"))]
             )
             .0,
             Action::Create

@@ -279,7 +279,7 @@ pub(crate) fn plan(
             &|old, new| handler.replacement_reason(old, new),
             &spec.type_name,
             recorded,
-            &planned,
+            planned,
         );
         if action == Action::NoOp && recorded.is_some_and(|r| !r.deposed.is_empty()) {
             action = Action::Resume;
@@ -320,6 +320,7 @@ pub(crate) fn plan(
     Ok(Plan {
         stack: prep.stack.to_string(),
         resources,
+        basis: Default::default(),
     })
 }
 
@@ -620,10 +621,10 @@ impl<'a> Runner<'a> {
         );
     }
 
-    fn put(&mut self, id: &str) {
-        if let Some(rec) = self.state.resources.get(id) {
+    fn put(&mut self, id: &Arc<str>) {
+        if let Some(rec) = self.state.resources.get(&**id) {
             self.journal.push(JournalEntry::Put {
-                logical_id: id.to_owned(),
+                logical_id: Arc::clone(id),
                 resource: Box::new(rec.clone()),
             });
         }
@@ -848,12 +849,12 @@ impl<'a> Runner<'a> {
                     &replacement,
                     &spec.type_name,
                     recorded,
-                    &planned,
+                    planned,
                 )
                 .0
             }
         };
-        let deps: Vec<String> = prep
+        let deps: Arc<[String]> = prep
             .deps(prep.order[n])
             .map(|d| prep.graph.id(d).to_owned())
             .collect();
@@ -875,7 +876,7 @@ impl<'a> Runner<'a> {
                 phase: ResourcePhase::Creating,
                 properties: no_properties(),
                 attributes: no_properties(),
-                depends_on: Vec::new(),
+                depends_on: Arc::default(),
                 generation: 0,
                 deletion_policy: spec.deletion_policy,
                 pending: None,
@@ -1024,7 +1025,7 @@ impl<'a> Runner<'a> {
                             &id,
                             rec.generation,
                         );
-                        rec.pending = Some(Box::new(PendingOperation {
+                        rec.pending = Some(Arc::new(PendingOperation {
                             operation: Operation::Create,
                             client_token: Some(token.clone()),
                             started: Utc::now(),
@@ -1063,7 +1064,7 @@ impl<'a> Runner<'a> {
             }
             Step::Update => {
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
-                rec.pending = Some(Box::new(PendingOperation {
+                rec.pending = Some(Arc::new(PendingOperation {
                     operation: Operation::Update,
                     client_token: None,
                     started: Utc::now(),
@@ -1086,7 +1087,7 @@ impl<'a> Runner<'a> {
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
                 let (physical_id, props) = match &target {
                     DeleteTarget::Current { .. } => {
-                        rec.pending = Some(Box::new(PendingOperation {
+                        rec.pending = Some(Arc::new(PendingOperation {
                             operation: Operation::Delete,
                             client_token: None,
                             started: Utc::now(),
@@ -1284,7 +1285,7 @@ impl<'a> Runner<'a> {
                     rec.phase = ResourcePhase::Ready;
                     rec.failure = None;
                     self.journal.push(JournalEntry::Ready {
-                        logical_id: String::from(&*id),
+                        logical_id: Arc::clone(&id),
                         physical_id: created.physical_id,
                         attributes,
                     });
@@ -1726,7 +1727,7 @@ impl<'a> Runner<'a> {
         let mut deps: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
         for (i, id) in owners.iter().enumerate() {
             // `id` depends on each of its recorded dependencies: they wait for it.
-            for dependency in &self.state.resources[id].depends_on {
+            for dependency in self.state.resources[id].depends_on.iter() {
                 for &j in position.get(dependency.as_str()).into_iter().flatten() {
                     if j != i {
                         deps[j].push(i);
@@ -1850,12 +1851,12 @@ async fn with_timeout<T>(
 
 pub(crate) async fn apply(
     engine: &EngineInner,
-    prep: Prepared,
+    prep: &Prepared,
     state: StackState,
     options: RunOptions,
 ) -> Result<Report, EngineError> {
     let existed = !state.resources.is_empty();
-    let mut runner = Runner::new(engine, Some(&prep), state, options);
+    let mut runner = Runner::new(engine, Some(prep), state, options);
     runner.state.reserve_for(&prep.template);
     runner.state.template = Some(Arc::clone(&prep.template));
     runner.journal.push(JournalEntry::Template {
@@ -1876,7 +1877,7 @@ pub(crate) async fn apply(
     };
     runner.emit_stack(in_progress, None);
 
-    let (nodes, deps, priority) = runner.forward_nodes(&prep)?;
+    let (nodes, deps, priority) = runner.forward_nodes(prep)?;
     runner.install(Phase::Forward, nodes, deps, Some(priority))?;
     runner.run_phase().await?;
     let forward_failed = runner.phase_failed;
@@ -1903,7 +1904,7 @@ pub(crate) async fn apply(
             runner.install(Phase::Cleanup, nodes, deps, None)?;
             runner.run_phase().await?;
         }
-        outputs = runner.outputs(&prep);
+        outputs = runner.outputs(prep);
         let redacted = outputs
             .iter()
             .map(|(k, v)| (k.clone(), prep.params.redact(v, &runner.state.secret_salt)))

@@ -87,9 +87,12 @@ impl StackState {
             JournalEntry::Put {
                 logical_id,
                 resource,
-            } => {
-                self.resources.insert(logical_id, *resource);
-            }
+            } => match self.resources.get_mut(&*logical_id) {
+                Some(rec) => *rec = *resource,
+                None => {
+                    self.resources.insert(String::from(&*logical_id), *resource);
+                }
+            },
             JournalEntry::Remove { logical_id } => {
                 self.resources.shift_remove(&logical_id);
             }
@@ -98,7 +101,7 @@ impl StackState {
                 physical_id,
                 attributes,
             } => {
-                if let Some(rec) = self.resources.get_mut(&logical_id) {
+                if let Some(rec) = self.resources.get_mut(&*logical_id) {
                     rec.physical_id = Some(physical_id);
                     rec.attributes = attributes;
                     rec.pending = None;
@@ -181,6 +184,10 @@ pub struct DeposedObject {
     pub properties: Arc<Properties>,
 }
 
+fn is_empty_list(list: &Arc<[String]>) -> bool {
+    list.is_empty()
+}
+
 /// One resource in the state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceState {
@@ -199,17 +206,18 @@ pub struct ResourceState {
     #[serde(default)]
     pub attributes: Arc<Attributes>,
     /// Logical ids it depended on when last applied (destroy order without a template).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
+    /// Shared: the journal's copies of a record cost no copy of the list.
+    #[serde(default, skip_serializing_if = "is_empty_list")]
+    pub depends_on: Arc<[String]>,
     /// How many creates were started for it (part of the client token).
     pub generation: u64,
     /// Its deletion policy when last applied.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
-    /// The call in flight, if any (boxed: most records have none, and every record of a
-    /// state pays for the room of this field).
+    /// The call in flight, if any (behind a pointer: most records have none, and every
+    /// record of a state pays for the room of this field; shared with the journal's copies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<Box<PendingOperation>>,
+    pub pending: Option<Arc<PendingOperation>>,
     /// Old objects of a replacement, to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<DeposedObject>,
@@ -226,16 +234,16 @@ pub struct ResourceState {
 pub enum JournalEntry {
     /// Sets a resource's whole record.
     Put {
-        /// Its logical id.
-        logical_id: String,
+        /// Its logical id (shared with the engine's name for it).
+        logical_id: Arc<str>,
         /// Its new record.
         resource: Box<ResourceState>,
     },
     /// Records that a create returned a ready object: sets its physical id and attributes,
     /// clears its pending operation and failure, and marks it ready.
     Ready {
-        /// Its logical id.
-        logical_id: String,
+        /// Its logical id (shared with the engine's name for it).
+        logical_id: Arc<str>,
         /// The object's id.
         physical_id: PhysicalId,
         /// Its attributes (shared with the record).
