@@ -35,7 +35,7 @@ use crate::graph::{
     DepGraph, Found, GraphError, RefKind, Seg, find_cycles, join_key, push_key, render_path, walk,
 };
 use crate::model::{ROS_FORMAT_VERSION, Template};
-use crate::provider::ErrorKind;
+use crate::provider::{ErrorKind, Schema};
 
 /// The functions the evaluator supports (one list, the evaluator's); any other `Fn::` key is
 /// reported.
@@ -70,6 +70,10 @@ pub enum ProblemKind {
     Cycle,
     /// The same name is used by a resource and a parameter.
     DuplicateName,
+    /// A property the resource type requires is not set.
+    MissingProperty,
+    /// A property the resource type's schema does not list (a warning).
+    UnknownProperty,
 }
 
 /// One problem of a template.
@@ -101,6 +105,13 @@ pub struct ValidationErrors {
 }
 
 impl ValidationErrors {
+    /// Problems found by several checks, as one report: sorted by path (then message),
+    /// duplicates dropped. `errors` must not be empty.
+    pub fn new(mut errors: Vec<ValidationError>) -> Self {
+        sort_problems(&mut errors);
+        ValidationErrors { errors }
+    }
+
     /// The problems, sorted by path.
     pub fn errors(&self) -> &[ValidationError] {
         &self.errors
@@ -164,13 +175,74 @@ pub(crate) fn validate_with_graph(
     v.check_resources(known_types);
     v.check_outputs();
     let graph = v.check_cycles();
-    let mut errors = v.errors;
+    let errors = v.errors;
     if errors.is_empty() {
         return Ok(graph);
     }
-    errors.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
-    errors.dedup();
-    Err(ValidationErrors { errors })
+    Err(ValidationErrors::new(errors))
+}
+
+fn sort_problems(problems: &mut Vec<ValidationError>) {
+    problems.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+    problems.dedup();
+}
+
+/// What [`check_properties`] found: errors that stop a deployment and warnings that do not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PropertyFindings {
+    /// Required properties that are not set ([`ProblemKind::MissingProperty`]), sorted by
+    /// path.
+    pub errors: Vec<ValidationError>,
+    /// Properties a strict schema does not list ([`ProblemKind::UnknownProperty`]): the
+    /// cloud may know them, the handler will not send them. Sorted by path.
+    pub warnings: Vec<ValidationError>,
+}
+
+/// Checks every resource's property names against its type's schema: a required property
+/// that is missing is an error; a property that a strict schema (one that lists every
+/// property its handler sends) does not list is a warning. Types `schema_of` does not know
+/// are skipped (validation reports them). A property set through `Fn::If` or to
+/// `ALIYUN::NoValue` counts as set: its value is only known at evaluation.
+pub fn check_properties<'s>(
+    template: &Template,
+    schema_of: &dyn Fn(&str) -> Option<&'s Schema>,
+) -> PropertyFindings {
+    let mut findings = PropertyFindings::default();
+    for (id, spec) in &template.resources {
+        let Some(schema) = schema_of(&spec.type_name) else {
+            continue;
+        };
+        let base = Base::of(&["Resources", id, "Properties"]);
+        for property in schema.properties.iter().filter(|p| p.required) {
+            if !spec.properties.contains_key(&property.name) {
+                findings.errors.push(ValidationError {
+                    path: base.render(),
+                    kind: ProblemKind::MissingProperty,
+                    message: format!(
+                        "property '{}' is required by {}",
+                        property.name, spec.type_name
+                    ),
+                });
+            }
+        }
+        if schema.strict_properties {
+            for name in spec.properties.keys() {
+                if schema.property(name).is_none() {
+                    findings.warnings.push(ValidationError {
+                        path: base.key(name).render(),
+                        kind: ProblemKind::UnknownProperty,
+                        message: format!(
+                            "property '{name}' is not known to the {} handler and is ignored",
+                            spec.type_name
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    sort_problems(&mut findings.errors);
+    sort_problems(&mut findings.warnings);
+    findings
 }
 
 /// Where an expression stands, which decides what its references may name.
@@ -306,7 +378,9 @@ impl<'t> Validator<'t> {
                 );
             }
             for key in spec.unsupported.keys() {
-                let message = if KNOWN_UNSUPPORTED_RESOURCE_KEYS.contains(&key.as_str()) {
+                let message = if key == crate::count::COUNT_KEY {
+                    "Count must be expanded before validation (iac_core::count::expand)".to_owned()
+                } else if KNOWN_UNSUPPORTED_RESOURCE_KEYS.contains(&key.as_str()) {
                     format!("key '{key}' is not supported on a resource")
                 } else {
                     format!("unknown key '{key}' on a resource")
@@ -773,6 +847,51 @@ mod tests {
                 .errors()
                 .iter()
                 .all(|e| e.kind == ProblemKind::WrongReference)
+        );
+    }
+
+    #[test]
+    fn properties_are_checked_against_the_schemas() {
+        use crate::provider::UpdateBehavior::Mutable;
+        let strict = Schema::new("ALIYUN::ECS::VSwitch")
+            .with_property("VpcId", true, Mutable)
+            .with_property("ZoneId", true, Mutable)
+            .with_property("VSwitchName", false, Mutable)
+            .strict();
+        let lenient = Schema::new("ALIYUN::ECS::VPC").with_property("CidrBlock", true, Mutable);
+        let t = load_json(
+            r#"{"Resources": {
+                 "Vsw": {"Type": "ALIYUN::ECS::VSwitch",
+                         "Properties": {"VpcId": "v", "Colour": "red", "Name": "x"}},
+                 "Vpc": {"Type": "ALIYUN::ECS::VPC", "Properties": {"Other": 1}},
+                 "X": {"Type": "Unknown::Type", "Properties": {"Y": 1}}}}"#,
+        )
+        .unwrap();
+        let schema_of = |t: &str| match t {
+            "ALIYUN::ECS::VSwitch" => Some(&strict),
+            "ALIYUN::ECS::VPC" => Some(&lenient),
+            _ => None,
+        };
+        let found = check_properties(&t, &schema_of);
+        let render = |v: &[ValidationError]| {
+            v.iter()
+                .map(|e| format!("{:?} {e}", e.kind))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            render(&found.errors),
+            [
+                "MissingProperty Resources.Vpc.Properties: property 'CidrBlock' is required by ALIYUN::ECS::VPC",
+                "MissingProperty Resources.Vsw.Properties: property 'ZoneId' is required by ALIYUN::ECS::VSwitch",
+            ]
+        );
+        // The lenient schema does not list every property: its unknown ones are not reported.
+        assert_eq!(
+            render(&found.warnings),
+            [
+                "UnknownProperty Resources.Vsw.Properties.Colour: property 'Colour' is not known to the ALIYUN::ECS::VSwitch handler and is ignored",
+                "UnknownProperty Resources.Vsw.Properties.Name: property 'Name' is not known to the ALIYUN::ECS::VSwitch handler and is ignored",
+            ]
         );
     }
 }
