@@ -121,6 +121,18 @@ pub fn expand(
     }
 }
 
+/// `template` with each counted resource taken once under its own id (index 0): for
+/// checking the rest of a template whose `Count` cannot be evaluated.
+pub fn as_single(template: &Template) -> Template {
+    let mut out = template.clone();
+    for spec in out.resources.values_mut() {
+        if spec.unsupported.shift_remove(COUNT_KEY).is_some() {
+            spec.properties = map_values(&spec.properties, |e| with_index(e, 0));
+        }
+    }
+    out
+}
+
 /// The id of copy `i` of resource `id`: `id[i]`.
 pub fn copy_id(id: &str, i: u64) -> String {
     format!("{id}[{i}]")
@@ -382,6 +394,18 @@ mod tests {
                 .contains("Resources.E.Count: Count cannot be evaluated"),
             "{errors}"
         );
+    }
+
+    #[test]
+    fn as_single_keeps_ids_and_takes_index_zero() {
+        let t = load_json(
+            r#"{"Resources": {"A": {"Type": "T", "Count": {"Ref": "Missing"},
+                                    "Properties": {"I": {"Ref": "ALIYUN::Index"}}}}}"#,
+        )
+        .unwrap();
+        let single = as_single(&t);
+        assert!(!has_count(&single));
+        assert_eq!(single.resources["A"].properties["I"], Expr::from(0i64));
     }
 
     #[test]

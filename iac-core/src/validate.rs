@@ -74,6 +74,9 @@ pub enum ProblemKind {
     MissingProperty,
     /// A property the resource type's schema does not list (a warning).
     UnknownProperty,
+    /// A parameter value breaks its declaration (type, `AllowedValues`, lengths, ...), or
+    /// a parameter without `Default` was given no value.
+    Parameter,
 }
 
 /// One problem of a template.

@@ -141,6 +141,23 @@ async fn handle(
             &request_id,
         ),
         Before::Drop => dropped(),
+        Before::Perform if is_ros(&call) => {
+            let Call::Rpc { action, params, .. } = &call else {
+                unreachable!("is_ros checked the call")
+            };
+            // ROS runs the engine, which calls this simulator: no lock is held across it.
+            let response = match super::ros::call(&shared.ros, action, params).await {
+                Ok(body) => json_response(body, &request_id),
+                Err(err) => error_response(false, &method, &err, &request_id),
+            };
+            let mut state = shared.lock();
+            if chance(&mut state, |f| f.timeout_after_success_rate) {
+                state.injected.lost_answers += 1;
+                dropped()
+            } else {
+                response
+            }
+        }
         Before::Perform => {
             let mut state = shared.lock();
             let mut performed = false;
@@ -182,6 +199,11 @@ async fn handle(
         tokio::time::sleep(latency).await;
     }
     response
+}
+
+/// True for a call to the ROS service.
+fn is_ros(call: &Call) -> bool {
+    matches!(call, Call::Rpc { version, .. } if version == super::ros::VERSION)
 }
 
 /// True when a successful `action` may have changed the cloud: all but reads
