@@ -390,34 +390,55 @@ impl RosDeployer {
         })
     }
 
-    /// Follows a stack until no operation runs: new events go to `options.events` as they
-    /// appear. Returns the final status and every event seen.
-    async fn follow(
+    /// The number of events the stack has now: where the next operation's events start.
+    pub async fn event_count(&self, stack_id: &str) -> Result<usize, DeployError> {
+        let params = Params::new()
+            .with("StackId", stack_id)
+            .with("PageNumber", "1")
+            .with("PageSize", "1");
+        let raw: RawEvents = self
+            .client
+            .call(Product::Ros, "ListStackEvents", params)
+            .await?;
+        Ok(raw.total_count)
+    }
+
+    /// Follows a stack until no operation runs, from its event number `from` on (events
+    /// are listed oldest first; see [`RosDeployer::event_count`]): new events go to
+    /// `options.events` as they appear. Returns the final status (`None` once the stack is
+    /// deleted) and every event seen.
+    pub async fn watch(
         &self,
         stack_id: &str,
         stack_name: &str,
+        from: usize,
         options: &RunOptions,
-        deleting: bool,
     ) -> Result<(Option<RosStackStatus>, Vec<Event>), DeployError> {
+        let size = self.page_size as usize;
         let mut seen: HashSet<String> = HashSet::new();
+        let mut consumed = from;
         let mut all: Vec<Event> = Vec::new();
         loop {
             let status = match self.get_stack(stack_id).await {
                 Ok(status) => Some(status),
-                Err(DeployError::Api(e)) if deleting && e.code == "StackNotFound" => None,
+                Err(DeployError::Api(e)) if e.code == "StackNotFound" => None,
                 Err(e) => return Err(e),
             };
             // Read the events after the status, so that a stable status has all of its
-            // events behind it. Pages already read in full are skipped.
-            let mut page = seen.len() / self.page_size as usize + 1;
+            // events behind it. Pages read in full are not read again.
             loop {
+                let page = consumed / size + 1;
                 let found = self.list_stack_events(stack_id, stack_name, page).await?;
+                let skip = consumed - (page - 1) * size;
+                let in_page = found.events.len();
                 let mut fresh: Vec<Event> = found
                     .events
                     .into_iter()
+                    .skip(skip)
                     .filter(|(id, _)| seen.insert(id.clone()))
                     .map(|(_, e)| e)
                     .collect();
+                consumed = (page - 1) * size + in_page.max(skip);
                 fresh.sort_by_key(|e| e.time);
                 for event in fresh {
                     if let Some(tx) = &options.events {
@@ -425,10 +446,9 @@ impl RosDeployer {
                     }
                     all.push(event);
                 }
-                if page * (self.page_size as usize) >= found.total {
+                if in_page < size || consumed >= found.total {
                     break;
                 }
-                page += 1;
             }
             match &status {
                 Some(s) if s.in_progress() => {}
@@ -567,20 +587,21 @@ impl Deployer for RosDeployer {
             Some(url) => TemplateSource::Url(url),
             None => TemplateSource::Body(&input.template),
         };
-        let (stack_id, updating) = match self.find_stack(&input.name).await? {
+        let (stack_id, updating, from) = match self.find_stack(&input.name).await? {
             Some(id) => {
+                let from = self.event_count(&id).await?;
                 self.update_stack(&id, source, &input.parameters).await?;
-                (id, true)
+                (id, true, from)
             }
             None => {
                 let token = client_token(&input.name);
                 let id = self
                     .create_stack(&input.name, source, &input.parameters, Some(&token))
                     .await?;
-                (id, false)
+                (id, false, 0)
             }
         };
-        let (status, events) = self.follow(&stack_id, &input.name, &options, false).await?;
+        let (status, events) = self.watch(&stack_id, &input.name, from, &options).await?;
         let status = status.ok_or_else(|| {
             DeployError::Api(ApiError::transport(
                 Some("GetStack"),
@@ -610,8 +631,9 @@ impl Deployer for RosDeployer {
             .find_stack(stack)
             .await?
             .ok_or_else(|| DeployError::Engine(EngineError::UnknownStack(stack.to_owned())))?;
+        let from = self.event_count(&stack_id).await?;
         self.delete_stack(&stack_id).await?;
-        let (status, events) = self.follow(&stack_id, stack, &options, true).await?;
+        let (status, events) = self.watch(&stack_id, stack, from, &options).await?;
         match status {
             None => Ok(report_of(stack, Status::DeleteComplete, &events, None)),
             Some(s) if s.status == "DELETE_COMPLETE" => {
