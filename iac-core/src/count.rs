@@ -174,9 +174,14 @@ fn counts(
         let value = match evaluate(&Expr::from_json(raw.clone()), &ctx, &path) {
             Ok(value) => value,
             Err(e) => {
+                let kind = if matches!(e, crate::eval::EvalError::Unsupported { .. }) {
+                    ProblemKind::UnsupportedFunction
+                } else {
+                    ProblemKind::MalformedCall
+                };
                 errors.push(ValidationError {
                     path,
-                    kind: ProblemKind::MalformedCall,
+                    kind,
                     message: format!(
                         "Count must be known before any resource exists (parameters, pseudo \
                          parameters and mappings only): {e}"

@@ -74,6 +74,9 @@ pub enum ProblemKind {
     MissingProperty,
     /// A property the resource type's schema does not list (a warning).
     UnknownProperty,
+    /// An attribute (`Fn::GetAtt`, `${Res.Attr}`) the resource type's handler does not
+    /// give.
+    UnknownAttribute,
     /// A parameter value breaks its declaration (type, `AllowedValues`, lengths, ...), or
     /// a parameter without `Default` was given no value.
     Parameter,
@@ -205,7 +208,8 @@ pub struct PropertyFindings {
 /// that is missing is an error; a property that a strict schema (one that lists every
 /// property its handler sends) does not list is a warning. Types `schema_of` does not know
 /// are skipped (validation reports them). A property set through `Fn::If` or to
-/// `ALIYUN::NoValue` counts as set: its value is only known at evaluation.
+/// `ALIYUN::NoValue` counts as set: its value is only known at evaluation. Attributes read
+/// (`Fn::GetAtt`, `${Res.Attr}`) in properties and outputs must be ones the schema lists.
 pub fn check_properties<'s>(
     template: &Template,
     schema_of: &dyn Fn(&str) -> Option<&'s Schema>,
@@ -243,6 +247,43 @@ pub fn check_properties<'s>(
             }
         }
     }
+    let mut attribute_problems = Vec::new();
+    let mut check_attributes = |expr: &Expr, base: &str| {
+        for reference in crate::graph::references_at(expr, base) {
+            let (Some(attribute), Some(spec)) = (
+                reference.attribute.as_deref(),
+                template.resources.get(&reference.name),
+            ) else {
+                continue;
+            };
+            if let Some(schema) = schema_of(&spec.type_name)
+                && !schema.attributes.iter().any(|a| a == attribute)
+            {
+                attribute_problems.push(ValidationError {
+                    path: reference.path,
+                    kind: ProblemKind::UnknownAttribute,
+                    message: format!(
+                        "{} has no attribute '{attribute}' (it gives: {})",
+                        spec.type_name,
+                        schema.attributes.join(", ")
+                    ),
+                });
+            }
+        }
+    };
+    for (id, spec) in &template.resources {
+        let base = Base::of(&["Resources", id, "Properties"]).render();
+        for (key, value) in &spec.properties {
+            check_attributes(value, &join_key(&base, key));
+        }
+    }
+    for (name, output) in &template.outputs {
+        check_attributes(
+            &output.value,
+            &Base::of(&["Outputs", name, "Value"]).render(),
+        );
+    }
+    findings.errors.extend(attribute_problems);
     sort_problems(&mut findings.errors);
     sort_problems(&mut findings.warnings);
     findings
@@ -857,6 +898,7 @@ mod tests {
     fn properties_are_checked_against_the_schemas() {
         use crate::provider::UpdateBehavior::Mutable;
         let strict = Schema::new("ALIYUN::ECS::VSwitch")
+            .with_attributes(&["VSwitchId", "CidrBlock"])
             .with_property("VpcId", true, Mutable)
             .with_property("ZoneId", true, Mutable)
             .with_property("VSwitchName", false, Mutable)
@@ -867,7 +909,10 @@ mod tests {
                  "Vsw": {"Type": "ALIYUN::ECS::VSwitch",
                          "Properties": {"VpcId": "v", "Colour": "red", "Name": "x"}},
                  "Vpc": {"Type": "ALIYUN::ECS::VPC", "Properties": {"Other": 1}},
-                 "X": {"Type": "Unknown::Type", "Properties": {"Y": 1}}}}"#,
+                 "X": {"Type": "Unknown::Type", "Properties": {
+                   "Y": {"Fn::GetAtt": ["Vsw", "VSwitchId"]},
+                   "Z": {"Fn::Sub": "${Vsw.Cidr}"}}}},
+                "Outputs": {"O": {"Value": {"Fn::GetAtt": ["X", "Any"]}}}}"#,
         )
         .unwrap();
         let schema_of = |t: &str| match t {
@@ -886,6 +931,7 @@ mod tests {
             [
                 "MissingProperty Resources.Vpc.Properties: property 'CidrBlock' is required by ALIYUN::ECS::VPC",
                 "MissingProperty Resources.Vsw.Properties: property 'ZoneId' is required by ALIYUN::ECS::VSwitch",
+                "UnknownAttribute Resources.X.Properties.Z: ALIYUN::ECS::VSwitch has no attribute 'Cidr' (it gives: VSwitchId, CidrBlock)",
             ]
         );
         // The lenient schema does not list every property: its unknown ones are not reported.
