@@ -544,7 +544,10 @@ Outputs:
             None => &home,
         };
         match deploy(&rel, &name, &t, &checked.template, &given, cloud).await {
-            Deployed::Yes => f.deployed += 1,
+            Deployed::Yes => {
+                f.deployed += 1;
+                println!("deployed and destroyed: {rel}");
+            }
             Deployed::AccountBound => f.account_bound.push(rel.clone()),
         }
     }
