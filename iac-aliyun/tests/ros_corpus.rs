@@ -278,6 +278,32 @@ fn foreign_zone(t: &Template, region: &str) -> Option<String> {
     find(&serde_json::to_value(&t.resources).unwrap(), region)
 }
 
+/// Run options whose events drive what the machines of a real deployment would do: each
+/// wait condition handle made gets signals (ten, more than any `Count` of the corpus).
+fn machines(cloud: &Cloud) -> RunOptions {
+    let (tx, mut rx) = iac_core::engine::events::channel();
+    let endpoint = cloud.sim.endpoint();
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        while let Some(event) = rx.recv().await {
+            if &*event.type_name == "ALIYUN::ROS::WaitConditionHandle"
+                && event.status == iac_core::engine::Status::CreateComplete
+                && let Some(id) = &event.physical_id
+            {
+                for n in 0..10 {
+                    let signal = serde_json::json!({"id": format!("machine-{n}"), "data": "ready"});
+                    http.post(format!("{endpoint}/waitcondition/{id}"))
+                        .json(&signal)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    });
+    RunOptions::default().with_events(tx)
+}
+
 enum Deployed {
     Yes,
     /// The template names objects of its author's account, or fails as listed in
@@ -298,7 +324,7 @@ async fn deploy(
     let baseline = cloud.baseline();
     let mut input = StackInput::new(name, checked.clone());
     input.parameters = given.clone();
-    let report = match cloud.engine.apply(&input, RunOptions::default()).await {
+    let report = match cloud.engine.apply(&input, machines(cloud)).await {
         Ok(report) => report,
         Err(e) => {
             // The documentation's examples that name objects of their author's account by
@@ -337,7 +363,7 @@ async fn deploy(
     input.parameters = given.clone();
     let remote = cloud
         .via_ros
-        .apply(&input, RunOptions::default())
+        .apply(&input, machines(cloud))
         .await
         .unwrap_or_else(|e| panic!("{rel}: ROS apply: {e}"));
     assert_eq!(

@@ -14,6 +14,7 @@
 mod ecs;
 mod nas;
 mod oss;
+mod ros;
 mod slb;
 pub mod types;
 mod vpc;
@@ -32,6 +33,7 @@ pub use ecs::{
 };
 pub use nas::{FileSystemHandler, MountTargetHandler};
 pub use oss::BucketHandler;
+pub use ros::{WaitConditionHandleHandler, WaitConditionHandler};
 pub use slb::{BackendServerAttachmentHandler, ListenerHandler, LoadBalancerHandler};
 pub use vpc::{VSwitchHandler, VpcHandler};
 
@@ -58,6 +60,8 @@ pub fn registry(client: &Client) -> Registry {
         Arc::new(FileSystemHandler::new(client.clone())),
         Arc::new(MountTargetHandler::new(client.clone())),
         Arc::new(BucketHandler::new(client.clone())),
+        Arc::new(WaitConditionHandleHandler::new(client.clone())),
+        Arc::new(WaitConditionHandler::new(client.clone())),
     ];
     for handler in handlers {
         registry.register(handler);

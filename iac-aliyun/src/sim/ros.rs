@@ -47,8 +47,11 @@ pub(crate) const ACCOUNT_ID: &str = "1234567890123456";
 #[derive(Default)]
 pub(crate) struct RosService {
     stacks: Mutex<Stacks>,
+    waits: Mutex<Waits>,
     /// Set once the simulator listens: a client to itself, for the handlers.
     client: OnceLock<Client>,
+    /// `http://127.0.0.1:PORT`, for wait condition handle URLs.
+    endpoint: OnceLock<String>,
     store: Arc<MemoryStateStore>,
 }
 
@@ -82,6 +85,11 @@ impl RosService {
         if let Ok(client) = Client::new(config) {
             let _ = self.client.set(client);
         }
+        let _ = self.endpoint.set(endpoint.to_owned());
+    }
+
+    fn waits(&self) -> MutexGuard<'_, Waits> {
+        self.waits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Stacks> {
@@ -104,6 +112,12 @@ pub(crate) async fn call(service: &Arc<RosService>, action: &str, params: &Param
         "GetStack" => get_stack(service, params),
         "ListStacks" => list_stacks(service, params),
         "ListStackEvents" => list_stack_events(service, params),
+        "CreateWaitConditionHandle" => create_handle(service, params),
+        "DeleteWaitConditionHandle" => delete_handle(service, params),
+        "GetWaitConditionHandle" => get_handle(service, params),
+        "CreateWaitCondition" => create_wait(service, params),
+        "GetWaitCondition" => get_wait(service, params),
+        "DeleteWaitCondition" => delete_wait(service, params),
         _ => Err(CloudError::new(
             404,
             "InvalidAction.NotFound",
@@ -619,4 +633,240 @@ fn ros_event(stack_id: &str, stack_name: &str, event_id: &str, event: &Event) ->
         "Status": event.status.as_str(),
         "StatusReason": event.reason.as_deref().unwrap_or(""),
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Wait conditions. ROS keeps these inside stacks; the simulator also serves them as actions
+// of its own (`CreateWaitConditionHandle`, `GetWaitConditionHandle`, `CreateWaitCondition`,
+// `GetWaitCondition`, and their deletes; simulator-only: the cloud has no such API) so that the local engine's
+// `ALIYUN::ROS::*` handlers run them too. A handle's URL takes signals without a
+// signature: the URL, with its random id, is the credential, as in ROS.
+
+/// The path signals are posted to: `/waitcondition/<handle id>`.
+pub(crate) const SIGNAL_PATH: &str = "/waitcondition/";
+
+#[derive(Default)]
+struct Waits {
+    handles: HashMap<String, Handle>,
+    conditions: HashMap<String, Condition>,
+    /// `ClientToken` → id, for creates retried.
+    tokens: HashMap<String, String>,
+}
+
+#[derive(Default)]
+struct Handle {
+    /// Signals by id, in arrival order: (status, data, reason).
+    signals: IndexMap<String, (String, Value, String)>,
+}
+
+struct Condition {
+    handle: String,
+    count: usize,
+    deadline: tokio::time::Instant,
+    timeout_seconds: u64,
+}
+
+fn wait_not_found(what: &str, id: &str) -> CloudError {
+    CloudError::not_found("InvalidWaitCondition.NotFound", what, id)
+}
+
+fn replayed(service: &RosService, params: &Params) -> Option<Value> {
+    let token = params.get("ClientToken")?;
+    let waits = service.waits();
+    let id = waits.tokens.get(token)?;
+    Some(json!({"Id": id}))
+}
+
+fn remember_token(waits: &mut Waits, params: &Params, id: &str) {
+    if let Some(token) = params.get("ClientToken") {
+        waits.tokens.insert(token.to_owned(), id.to_owned());
+    }
+}
+
+fn create_handle(service: &RosService, params: &Params) -> Res<Value> {
+    if let Some(answer) = replayed(service, params) {
+        return handle_answer(service, answer["Id"].as_str().unwrap_or_default());
+    }
+    let id = format!(
+        "wch-{}",
+        new_request_id().to_ascii_lowercase().replace('-', "")
+    );
+    let mut waits = service.waits();
+    waits.handles.insert(id.clone(), Handle::default());
+    remember_token(&mut waits, params, &id);
+    drop(waits);
+    handle_answer(service, &id)
+}
+
+fn handle_answer(service: &RosService, id: &str) -> Res<Value> {
+    let endpoint = service.endpoint.get().cloned().unwrap_or_default();
+    Ok(json!({"HandleId": id, "Url": format!("{endpoint}{SIGNAL_PATH}{id}")}))
+}
+
+fn get_handle(service: &RosService, params: &Params) -> Res<Value> {
+    let id = params.required("HandleId")?;
+    if !service.waits().handles.contains_key(id) {
+        return Err(wait_not_found("wait condition handle", id));
+    }
+    handle_answer(service, id)
+}
+
+fn delete_handle(service: &RosService, params: &Params) -> Res<Value> {
+    let id = params.required("HandleId")?;
+    let mut waits = service.waits();
+    if waits.handles.remove(id).is_none() {
+        return Err(wait_not_found("wait condition handle", id));
+    }
+    waits.conditions.retain(|_, c| c.handle != id);
+    Ok(json!({}))
+}
+
+fn create_wait(service: &RosService, params: &Params) -> Res<Value> {
+    if let Some(answer) = replayed(service, params) {
+        return Ok(json!({"WaitConditionId": answer["Id"]}));
+    }
+    let handle = params.required("HandleId")?.to_owned();
+    let timeout = params.int_in("Timeout", 0, 1, 43_200)? as u64;
+    if params.get("Timeout").is_none() {
+        return Err(CloudError::missing("Timeout"));
+    }
+    let count = params.int_in("Count", 1, 1, 1000)? as usize;
+    let mut waits = service.waits();
+    if !waits.handles.contains_key(&handle) {
+        return Err(wait_not_found("wait condition handle", &handle));
+    }
+    let id = format!(
+        "wc-{}",
+        new_request_id().to_ascii_lowercase().replace('-', "")
+    );
+    waits.conditions.insert(
+        id.clone(),
+        Condition {
+            handle,
+            count,
+            deadline: tokio::time::Instant::now() + Duration::from_secs(timeout),
+            timeout_seconds: timeout,
+        },
+    );
+    remember_token(&mut waits, params, &id);
+    Ok(json!({"WaitConditionId": id}))
+}
+
+/// A condition's status, computed on read: `Waiting`, `Complete` (`Count` successes),
+/// `Failed` (a `FAILURE` signal) or `TimedOut`; with `Data` (id → data of the successes,
+/// as a JSON text), `ErrorData` (id → reason of the failures) and `JoinedErrorData`.
+fn get_wait(service: &RosService, params: &Params) -> Res<Value> {
+    let id = params.required("WaitConditionId")?;
+    let waits = service.waits();
+    let condition = waits
+        .conditions
+        .get(id)
+        .ok_or_else(|| wait_not_found("wait condition", id))?;
+    let handle = waits
+        .handles
+        .get(&condition.handle)
+        .ok_or_else(|| wait_not_found("wait condition handle", &condition.handle))?;
+    let mut data = serde_json::Map::new();
+    let mut errors = serde_json::Map::new();
+    for (signal_id, (status, value, reason)) in &handle.signals {
+        if status == "FAILURE" {
+            let text = if reason.is_empty() {
+                value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned)
+            } else {
+                reason.clone()
+            };
+            errors.insert(signal_id.clone(), Value::from(text));
+        } else {
+            data.insert(signal_id.clone(), value.clone());
+        }
+    }
+    let status = if !errors.is_empty() {
+        "Failed"
+    } else if data.len() >= condition.count {
+        "Complete"
+    } else if tokio::time::Instant::now() >= condition.deadline {
+        "TimedOut"
+    } else {
+        "Waiting"
+    };
+    let joined = errors
+        .values()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(json!({
+        "WaitConditionId": id,
+        "Status": status,
+        "Count": condition.count,
+        "Received": data.len(),
+        "TimeoutSeconds": condition.timeout_seconds,
+        "Data": Value::Object(data).to_string(),
+        "ErrorData": Value::Object(errors).to_string(),
+        "JoinedErrorData": joined,
+    }))
+}
+
+fn delete_wait(service: &RosService, params: &Params) -> Res<Value> {
+    let id = params.required("WaitConditionId")?;
+    match service.waits().conditions.remove(id) {
+        Some(_) => Ok(json!({})),
+        None => Err(wait_not_found("wait condition", id)),
+    }
+}
+
+/// A signal posted to a handle's URL: `{"status": "SUCCESS" | "FAILURE", "id": ..., "data":
+/// ..., "reason": ...}`, every field optional (`SUCCESS`; the next number as id). A signal
+/// with an id already received replaces it. Answers 200 with an empty JSON object, or 404
+/// for an unknown handle and 400 for a body that is not such an object.
+pub(crate) fn signal(service: &RosService, handle_id: &str, body: &[u8]) -> Res<Value> {
+    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            CloudError::new(
+                400,
+                "InvalidSignal",
+                format!("The signal is not JSON: {e}."),
+            )
+        })?
+    };
+    let Value::Object(fields) = value else {
+        return Err(CloudError::new(
+            400,
+            "InvalidSignal",
+            "The signal must be a JSON object.",
+        ));
+    };
+    let status = match fields.get("status").and_then(Value::as_str) {
+        None => "SUCCESS".to_owned(),
+        Some(s) if s.eq_ignore_ascii_case("success") => "SUCCESS".to_owned(),
+        Some(s) if s.eq_ignore_ascii_case("failure") => "FAILURE".to_owned(),
+        Some(other) => {
+            return Err(CloudError::new(
+                400,
+                "InvalidSignal",
+                format!("The signal status \"{other}\" is not SUCCESS or FAILURE."),
+            ));
+        }
+    };
+    let mut waits = service.waits();
+    let handle = waits
+        .handles
+        .get_mut(handle_id)
+        .ok_or_else(|| wait_not_found("wait condition handle", handle_id))?;
+    let id = match fields.get("id") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => (handle.signals.len() + 1).to_string(),
+    };
+    let data = fields.get("data").cloned().unwrap_or(Value::Null);
+    let reason = fields
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    handle.signals.insert(id, (status, data, reason));
+    Ok(json!({}))
 }

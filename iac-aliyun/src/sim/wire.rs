@@ -88,6 +88,21 @@ async fn handle(
         return dropped();
     }
     let request_id = new_request_id();
+    if let Some(handle) = uri.path().strip_prefix(super::ros::SIGNAL_PATH) {
+        if method != Method::POST && method != Method::PUT {
+            let err = CloudError::new(405, "MethodNotAllowed", "Signals are POSTed.");
+            return error_response(false, &method, &err, &request_id);
+        }
+        *shared
+            .lock()
+            .calls
+            .entry("SignalWaitCondition".to_owned())
+            .or_insert(0) += 1;
+        return match super::ros::signal(&shared.ros, handle, &body) {
+            Ok(answer) => json_response(answer, &request_id),
+            Err(err) => error_response(false, &method, &err, &request_id),
+        };
+    }
     let is_oss = uri.path() != "/"
         || header_str(&headers, "authorization").is_some_and(|a| a.starts_with("OSS "));
     let call = {
