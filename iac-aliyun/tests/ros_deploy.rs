@@ -392,3 +392,101 @@ async fn client_tokens_templates_on_oss_and_paged_events() {
     oss.delete_bucket("templates").await.unwrap();
     assert!(f.sim.inventory().is_empty());
 }
+
+const CHILD: &str = r#"
+ROSTemplateFormatVersion: '2015-09-01'
+Parameters:
+  Cidr: {Type: String}
+Resources:
+  Vpc: {Type: ALIYUN::ECS::VPC, Properties: {CidrBlock: !Ref Cidr}}
+Outputs:
+  VpcId: {Value: !Ref Vpc}
+  Cidr: {Value: !GetAtt Vpc.CidrBlock}
+"#;
+
+const PARENT: &str = r#"
+ROSTemplateFormatVersion: '2015-09-01'
+Resources:
+  Network:
+    Type: ALIYUN::ROS::Stack
+    Properties:
+      TemplateURL: oss://shared-templates/child.yaml
+      Parameters: {Cidr: 10.8.0.0/16}
+      TimeoutMins: 30
+  VSwitch:
+    Type: ALIYUN::ECS::VSwitch
+    Properties:
+      VpcId: !GetAtt Network.Outputs.VpcId
+      ZoneId: cn-hangzhou-h
+      CidrBlock: 10.8.1.0/24
+Outputs:
+  VpcId: {Value: !GetAtt Network.Outputs.VpcId}
+  Cidr: {Value: !GetAtt Network.Outputs.Cidr}
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn nested_stacks_come_from_a_template_url_and_give_their_outputs() {
+    let f = fixture(Delays::none()).await;
+    let oss = f.client.oss();
+    oss.put_bucket("shared-templates", BucketAcl::Private)
+        .await
+        .unwrap();
+    oss.put_object(
+        "shared-templates",
+        "child.yaml",
+        CHILD.as_bytes().to_vec(),
+        "text/yaml",
+    )
+    .await
+    .unwrap();
+    let template = load_text(PARENT).unwrap();
+    let checked = iac_aliyun::ros::check(
+        &template,
+        &IndexMap::new(),
+        &registry(&f.client),
+        &pseudo_parameters("cn-hangzhou", "1"),
+    )
+    .unwrap();
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
+
+    for (name, deployer) in [
+        ("local", Box::new(engine(&f)) as Box<dyn Deployer>),
+        ("remote", Box::new(ros(&f))),
+    ] {
+        let input = StackInput::new(name, template.clone());
+        let report = deployer.apply(&input, RunOptions::default()).await.unwrap();
+        let vpc_id = report.outputs["VpcId"].as_str().unwrap().to_owned();
+        assert_eq!(report.outputs["Cidr"], json!("10.8.0.0/16"), "{name}");
+        let inventory = f.sim.inventory();
+        assert_eq!(inventory.vpcs.len(), 1, "{name}");
+        assert_eq!(inventory.vpcs[0].id, vpc_id);
+        assert_eq!(inventory.vswitches[0].vpc_id, vpc_id);
+        // The nested stack is a ROS stack of its own, named after its parent.
+        let nested = ros(&f)
+            .find_stack(&format!("{name}-Network"))
+            .await
+            .unwrap()
+            .expect("the nested stack");
+        let physical = report
+            .resources
+            .iter()
+            .find(|r| r.logical_id == "Network")
+            .and_then(|r| r.physical_id.clone())
+            .unwrap();
+        assert_eq!(physical.as_str(), nested);
+
+        deployer.destroy(name, RunOptions::default()).await.unwrap();
+        assert_eq!(
+            f.sim.inventory().len(),
+            2,
+            "{name}: only the bucket and its object"
+        );
+        assert_eq!(
+            ros(&f)
+                .find_stack(&format!("{name}-Network"))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}

@@ -209,7 +209,8 @@ pub struct PropertyFindings {
 /// property its handler sends) does not list is a warning. Types `schema_of` does not know
 /// are skipped (validation reports them). A property set through `Fn::If` or to
 /// `ALIYUN::NoValue` counts as set: its value is only known at evaluation. Attributes read
-/// (`Fn::GetAtt`, `${Res.Attr}`) in properties and outputs must be ones the schema lists.
+/// (`Fn::GetAtt`, `${Res.Attr}`) in properties and outputs must be ones the schema lists;
+/// a listed `Prefix.*` stands for every `Prefix.<name>` (a nested stack's `Outputs.*`).
 pub fn check_properties<'s>(
     template: &Template,
     schema_of: &dyn Fn(&str) -> Option<&'s Schema>,
@@ -257,7 +258,12 @@ pub fn check_properties<'s>(
                 continue;
             };
             if let Some(schema) = schema_of(&spec.type_name)
-                && !schema.attributes.iter().any(|a| a == attribute)
+                && !schema.attributes.iter().any(|a| {
+                    a == attribute
+                        || a.strip_suffix('*').is_some_and(|prefix| {
+                            prefix.ends_with('.') && attribute.starts_with(prefix)
+                        })
+                })
             {
                 attribute_problems.push(ValidationError {
                     path: reference.path,
@@ -898,7 +904,7 @@ mod tests {
     fn properties_are_checked_against_the_schemas() {
         use crate::provider::UpdateBehavior::Mutable;
         let strict = Schema::new("ALIYUN::ECS::VSwitch")
-            .with_attributes(&["VSwitchId", "CidrBlock"])
+            .with_attributes(&["VSwitchId", "CidrBlock", "Outputs.*"])
             .with_property("VpcId", true, Mutable)
             .with_property("ZoneId", true, Mutable)
             .with_property("VSwitchName", false, Mutable)
@@ -911,7 +917,9 @@ mod tests {
                  "Vpc": {"Type": "ALIYUN::ECS::VPC", "Properties": {"Other": 1}},
                  "X": {"Type": "Unknown::Type", "Properties": {
                    "Y": {"Fn::GetAtt": ["Vsw", "VSwitchId"]},
-                   "Z": {"Fn::Sub": "${Vsw.Cidr}"}}}},
+                   "Z": {"Fn::Sub": "${Vsw.Cidr}"},
+                   "W": {"Fn::GetAtt": ["Vsw", "Outputs.Any"]},
+                   "V": {"Fn::GetAtt": ["Vsw", "Outputs"]}}}},
                 "Outputs": {"O": {"Value": {"Fn::GetAtt": ["X", "Any"]}}}}"#,
         )
         .unwrap();
@@ -931,7 +939,8 @@ mod tests {
             [
                 "MissingProperty Resources.Vpc.Properties: property 'CidrBlock' is required by ALIYUN::ECS::VPC",
                 "MissingProperty Resources.Vsw.Properties: property 'ZoneId' is required by ALIYUN::ECS::VSwitch",
-                "UnknownAttribute Resources.X.Properties.Z: ALIYUN::ECS::VSwitch has no attribute 'Cidr' (it gives: VSwitchId, CidrBlock)",
+                "UnknownAttribute Resources.X.Properties.V: ALIYUN::ECS::VSwitch has no attribute 'Outputs' (it gives: VSwitchId, CidrBlock, Outputs.*)",
+                "UnknownAttribute Resources.X.Properties.Z: ALIYUN::ECS::VSwitch has no attribute 'Cidr' (it gives: VSwitchId, CidrBlock, Outputs.*)",
             ]
         );
         // The lenient schema does not list every property: its unknown ones are not reported.

@@ -33,7 +33,7 @@ pub use ecs::{
 };
 pub use nas::{FileSystemHandler, MountTargetHandler};
 pub use oss::BucketHandler;
-pub use ros::{WaitConditionHandleHandler, WaitConditionHandler};
+pub use ros::{StackHandler, WaitConditionHandleHandler, WaitConditionHandler};
 pub use slb::{BackendServerAttachmentHandler, ListenerHandler, LoadBalancerHandler};
 pub use vpc::{VSwitchHandler, VpcHandler};
 
@@ -60,6 +60,7 @@ pub fn registry(client: &Client) -> Registry {
         Arc::new(FileSystemHandler::new(client.clone())),
         Arc::new(MountTargetHandler::new(client.clone())),
         Arc::new(BucketHandler::new(client.clone())),
+        Arc::new(StackHandler::new(client.clone())),
         Arc::new(WaitConditionHandleHandler::new(client.clone())),
         Arc::new(WaitConditionHandler::new(client.clone())),
     ];

@@ -1,6 +1,12 @@
+//! `ALIYUN::ROS::Stack`, a nested stack made through the ROS API from a template URL, and
 //! `ALIYUN::ROS::WaitConditionHandle` and `ALIYUN::ROS::WaitCondition`: a stack waits for
 //! machines to report back (the `kubeadm join` command of a first master, a boot script that
 //! finished).
+//!
+//! A nested stack is `CreateStack` with `TemplateURL` (`http(s)://` or `oss://`), its
+//! `Parameters` and `TimeoutMins`; it is ready when ROS says `CREATE_COMPLETE`, and its
+//! outputs are the attributes `Outputs.<Name>`. A change of `TemplateURL` or `Parameters`
+//! is an `UpdateStack`; deleting it is a `DeleteStack` polled until the stack is gone.
 //!
 //! In the cloud these live inside ROS stacks only (deploy through
 //! [`crate::ros::RosDeployer`]). The simulator also serves them as actions of its own
@@ -16,7 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use iac_core::provider::{
-    CreateRequest, Created, Deleted, HandlerError, PhysicalId, Properties, Readiness,
+    CreateRequest, Created, Deleted, ErrorKind, HandlerError, PhysicalId, Properties, Readiness,
     ResourceHandler, Schema, UpdateBehavior::ForcesReplacement, UpdateBehavior::Mutable, Updated,
 };
 use serde_json::{Value, json};
@@ -25,6 +31,189 @@ use super::{api, attrs, endpoint_key, integer, required};
 use crate::client::{Client, Params};
 use crate::endpoints::Product;
 use crate::error::ApiError;
+use crate::ros::{DeployError, RosDeployer, TemplateSource};
+
+/// `ALIYUN::ROS::Stack`: a nested stack. Its physical id is the ROS stack id.
+pub struct StackHandler {
+    ros: RosDeployer,
+    schema: Schema,
+    endpoint: String,
+}
+
+impl StackHandler {
+    /// The handler, calling ROS through `client`.
+    pub fn new(client: Client) -> Self {
+        let schema = Schema::new("ALIYUN::ROS::Stack")
+            .with_property("TemplateURL", true, Mutable)
+            .with_property("Parameters", false, Mutable)
+            .with_property("TimeoutMins", false, Mutable)
+            .with_property("ResourceGroupId", false, Mutable)
+            .with_attributes(&["Outputs.*"])
+            .with_readiness_hint(Duration::from_secs(5))
+            .with_ready_timeout(Duration::from_secs(24 * 3600))
+            .strict();
+        let endpoint = endpoint_key(&client, Product::Ros);
+        StackHandler {
+            ros: RosDeployer::new(&client),
+            schema,
+            endpoint,
+        }
+    }
+}
+
+/// `Parameters` as ROS takes them: every value as text.
+fn stack_parameters(props: &Properties) -> Result<indexmap::IndexMap<String, Value>, HandlerError> {
+    match props.get("Parameters") {
+        None | Some(Value::Null) => Ok(indexmap::IndexMap::new()),
+        Some(Value::Object(map)) => Ok(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Some(other) => Err(HandlerError::invalid(format!(
+            "property Parameters must be a map of names to values, not {other}"
+        ))),
+    }
+}
+
+/// A nested stack's name: the parent's and the logical id, as ROS allows stack names.
+fn nested_name(stack: &str, logical_id: &str) -> String {
+    let mut name: String = format!("{stack}-{logical_id}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(255)
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        name.insert(0, 's');
+        name.truncate(255);
+    }
+    name
+}
+
+fn deploy_error(e: DeployError) -> HandlerError {
+    match e {
+        DeployError::Api(e) => wait_api(e),
+        other => HandlerError::new(other.kind(), other.to_string()),
+    }
+}
+
+#[async_trait]
+impl ResourceHandler for StackHandler {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    async fn create(&self, request: CreateRequest<'_>) -> Result<Created, HandlerError> {
+        let props = request.properties;
+        let url = required(props, "TemplateURL")?;
+        let parameters = stack_parameters(props)?;
+        let mut ros = self.ros.clone();
+        if let Some(minutes) = integer(props, "TimeoutMins")? {
+            ros = ros.with_timeout_minutes(u32::try_from(minutes).unwrap_or(u32::MAX));
+        }
+        let id = ros
+            .create_stack(
+                &nested_name(request.stack, request.logical_id),
+                TemplateSource::Url(&url),
+                &parameters,
+                Some(request.client_token.as_str()),
+            )
+            .await
+            .map_err(deploy_error)?;
+        Ok(Created {
+            physical_id: PhysicalId::new(id),
+            readiness: Readiness::Pending {
+                status: "CREATE_IN_PROGRESS".to_owned(),
+            },
+        })
+    }
+
+    async fn read(
+        &self,
+        physical_id: &PhysicalId,
+        _properties: &Properties,
+    ) -> Result<Readiness, HandlerError> {
+        let stack = match self.ros.get_stack(physical_id.as_str()).await {
+            Ok(stack) => stack,
+            Err(DeployError::Api(e)) if e.code == "StackNotFound" || e.is_not_found() => {
+                return Ok(Readiness::Gone);
+            }
+            Err(e) => return Err(deploy_error(e)),
+        };
+        Ok(if stack.in_progress() {
+            Readiness::Pending {
+                status: stack.status,
+            }
+        } else if stack.succeeded() {
+            Readiness::Ready(
+                stack
+                    .outputs
+                    .into_iter()
+                    .map(|(name, value)| (format!("Outputs.{name}"), value))
+                    .collect(),
+            )
+        } else {
+            Readiness::Failed {
+                reason: format!("nested stack {}: {}", stack.status, stack.reason),
+            }
+        })
+    }
+
+    async fn update(
+        &self,
+        physical_id: &PhysicalId,
+        _old: &Properties,
+        new: &Properties,
+    ) -> Result<Updated, HandlerError> {
+        let url = required(new, "TemplateURL")?;
+        let parameters = stack_parameters(new)?;
+        self.ros
+            .update_stack(physical_id.as_str(), TemplateSource::Url(&url), &parameters)
+            .await
+            .map_err(deploy_error)?;
+        Ok(Updated {
+            readiness: Readiness::Pending {
+                status: "UPDATE_IN_PROGRESS".to_owned(),
+            },
+        })
+    }
+
+    /// Deletes the nested stack and answers `Done` once ROS no longer knows it; while it is
+    /// being deleted the answer is a not-ready error, which the engine retries with backoff
+    /// until its operation deadline.
+    async fn delete(
+        &self,
+        physical_id: &PhysicalId,
+        _properties: &Properties,
+    ) -> Result<Deleted, HandlerError> {
+        let id = physical_id.as_str();
+        let gone = |e: &DeployError| matches!(e, DeployError::Api(e) if e.code == "StackNotFound" || e.is_not_found());
+        let stack = match self.ros.get_stack(id).await {
+            Ok(stack) => stack,
+            Err(e) if gone(&e) => return Ok(Deleted::Done),
+            Err(e) => return Err(deploy_error(e)),
+        };
+        match stack.status.as_str() {
+            "DELETE_COMPLETE" => return Ok(Deleted::Done),
+            "DELETE_IN_PROGRESS" => {}
+            _ => match self.ros.delete_stack(id).await {
+                Ok(()) => {}
+                Err(e) if gone(&e) => return Ok(Deleted::Done),
+                Err(e) => return Err(deploy_error(e)),
+            },
+        }
+        Err(HandlerError::new(
+            ErrorKind::NotReady,
+            format!("nested stack {} is being deleted", stack.name),
+        ))
+    }
+}
 
 /// Says what a missing wait-condition action means.
 fn wait_api(e: ApiError) -> HandlerError {
