@@ -10,7 +10,8 @@
 //!   `ClientToken`, lazy paging; [`api`]: typed answers; [`error`]: the vendor's error
 //!   bodies decoded and classified into the retry kinds the engine acts on;
 //! - [`resources`]: the `ALIYUN::*` handlers the engine drives (VPC, VSwitch, security
-//!   groups, instances and instance groups, SLB, NAS, OSS) and their typed property structs;
+//!   groups, instances and instance groups, SLB, NAS, OSS, ROS nested stacks and wait
+//!   conditions) and their typed property structs;
 //! - `sim` (feature `sim`, on by default): a simulated Alibaba Cloud on 127.0.0.1 that speaks
 //!   the same wire protocol, so that examples and tests run with no account.
 //!

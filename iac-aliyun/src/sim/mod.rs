@@ -7,7 +7,8 @@
 //!
 //! - RPC products on path `/`, told apart by `Version`: ECS `2014-05-26`, VPC `2016-04-28`,
 //!   SLB `2014-05-15`, NAS `2017-06-26`, ROS `2019-09-10` (stacks run by this crate's engine
-//!   and handlers against the simulator itself; see `ros`). Parameters come from the query and/or an
+//!   and handlers against the simulator itself; see `ros`), with ROS wait conditions: a
+//!   handle's URL `/waitcondition/<id>` takes signals POSTed without a signature. Parameters come from the query and/or an
 //!   `application/x-www-form-urlencoded` body; answers are JSON with a `RequestId`; errors
 //!   are `{"RequestId","HostId","Code","Message"}` with the cloud's HTTP status.
 //! - Signatures: RPC V1 (HMAC-SHA1, with timestamp and nonce checks) and V3
