@@ -428,7 +428,14 @@ impl RosDeployer {
             // events behind it. Pages read in full are not read again.
             loop {
                 let page = consumed / size + 1;
-                let found = self.list_stack_events(stack_id, stack_name, page).await?;
+                let found = match self.list_stack_events(stack_id, stack_name, page).await {
+                    Ok(found) => found,
+                    // A deleted stack's events may be gone with it.
+                    Err(DeployError::Api(e)) if status.is_none() && e.code == "StackNotFound" => {
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let skip = consumed - (page - 1) * size;
                 let in_page = found.events.len();
                 let mut fresh: Vec<Event> = found
@@ -656,4 +663,47 @@ fn client_token(name: &str) -> String {
     hash.update(name.as_bytes());
     hash.update(Utc::now().timestamp_nanos_opt().unwrap_or(0).to_le_bytes());
     hex::encode(&hash.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ros_times_and_statuses_are_read() {
+        let t = parse_time("2019-08-01T04:07:39").unwrap();
+        assert_eq!(t.to_rfc3339(), "2019-08-01T04:07:39+00:00");
+        assert!(parse_time("2019-08-01T04:07:39.250").unwrap() > t);
+        assert_eq!(parse_time("2019-08-01T04:07:39Z"), Some(t));
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(status_of("CREATE_COMPLETE"), Some(Status::CreateComplete));
+        assert_eq!(
+            status_of("CREATE_ROLLBACK_COMPLETE"),
+            Some(Status::RollbackComplete)
+        );
+        assert_eq!(status_of("CHECK_COMPLETE"), None);
+    }
+
+    #[test]
+    fn the_stack_own_events_are_told_from_a_nested_stack() {
+        let stack: Arc<str> = Arc::from("app");
+        let raw = |id: &str, kind: &str| RawEvent {
+            event_id: "e".into(),
+            create_time: "2019-08-01T04:07:39".into(),
+            logical_resource_id: id.into(),
+            physical_resource_id: Some("4a6c9851-3b0f-4f5f-b4ca-a14bf691****".into()),
+            resource_type: kind.into(),
+            status: "CREATE_COMPLETE".into(),
+            status_reason: Some(String::new()),
+        };
+        let own = to_event(raw("app", ROS_STACK_TYPE), &stack).unwrap();
+        assert!(own.is_stack_event());
+        assert_eq!((own.physical_id, own.reason), (None, None));
+        let nested = to_event(raw("Network", ROS_STACK_TYPE), &stack).unwrap();
+        assert!(!nested.is_stack_event());
+        assert!(nested.physical_id.is_some());
+        let mut check = raw("Vm", "ALIYUN::ECS::Instance");
+        check.status = "CHECK_COMPLETE".into();
+        assert!(to_event(check, &stack).is_none());
+    }
 }
