@@ -347,7 +347,7 @@ async fn client_tokens_templates_on_oss_and_paged_events() {
         "{err}"
     );
     let (status, _) = d
-        .watch(&first, "tok", 0, &RunOptions::default())
+        .watch(&first, "tok", Default::default(), &RunOptions::default())
         .await
         .unwrap();
     assert_eq!(status.unwrap().status, "CREATE_COMPLETE");

@@ -390,33 +390,54 @@ impl RosDeployer {
         })
     }
 
-    /// The number of events the stack has now: where the next operation's events start.
-    pub async fn event_count(&self, stack_id: &str) -> Result<usize, DeployError> {
-        let params = Params::new()
-            .with("StackId", stack_id)
-            .with("PageNumber", "1")
-            .with("PageSize", "1");
-        let raw: RawEvents = self
-            .client
-            .call(Product::Ros, "ListStackEvents", params)
-            .await?;
-        Ok(raw.total_count)
+    /// Reads every page of the stack's events: the ids of those there, and the events not
+    /// in `seen` (which gets their ids), oldest first. The listing's order does not matter.
+    async fn read_events(
+        &self,
+        stack_id: &str,
+        stack_name: &str,
+        seen: &mut HashSet<String>,
+    ) -> Result<Vec<Event>, DeployError> {
+        let size = self.page_size as usize;
+        let mut fresh = Vec::new();
+        let mut page = 1;
+        loop {
+            let found = self.list_stack_events(stack_id, stack_name, page).await?;
+            let in_page = found.events.len();
+            fresh.extend(
+                found
+                    .events
+                    .into_iter()
+                    .filter(|(id, _)| seen.insert(id.clone()))
+                    .map(|(_, e)| e),
+            );
+            if in_page < size || page * size >= found.total {
+                break;
+            }
+            page += 1;
+        }
+        // A stable sort: events of the same second keep the listing's order.
+        fresh.sort_by_key(|e| e.time);
+        Ok(fresh)
     }
 
-    /// Follows a stack until no operation runs, from its event number `from` on (events
-    /// are listed oldest first; see [`RosDeployer::event_count`]): new events go to
-    /// `options.events` as they appear. Returns the final status (`None` once the stack is
-    /// deleted) and every event seen.
+    /// The ids of the events the stack has now: the next operation's events are the others.
+    pub async fn event_ids(&self, stack_id: &str) -> Result<HashSet<String>, DeployError> {
+        let mut seen = HashSet::new();
+        self.read_events(stack_id, "", &mut seen).await?;
+        Ok(seen)
+    }
+
+    /// Follows a stack until no operation runs: events whose ids are not in `seen` (see
+    /// [`RosDeployer::event_ids`]) go to `options.events` as they appear, oldest first.
+    /// Returns the final status (`None` once the stack is deleted) and every event seen.
     pub async fn watch(
         &self,
         stack_id: &str,
         stack_name: &str,
-        from: usize,
+        mut seen: HashSet<String>,
         options: &RunOptions,
     ) -> Result<(Option<RosStackStatus>, Vec<Event>), DeployError> {
-        let size = self.page_size as usize;
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut consumed = from;
         let mut all: Vec<Event> = Vec::new();
         loop {
             let status = match self.get_stack(stack_id).await {
@@ -425,37 +446,20 @@ impl RosDeployer {
                 Err(e) => return Err(e),
             };
             // Read the events after the status, so that a stable status has all of its
-            // events behind it. Pages read in full are not read again.
-            loop {
-                let page = consumed / size + 1;
-                let found = match self.list_stack_events(stack_id, stack_name, page).await {
-                    Ok(found) => found,
-                    // A deleted stack's events may be gone with it.
-                    Err(DeployError::Api(e)) if status.is_none() && e.code == "StackNotFound" => {
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                };
-                let skip = consumed - (page - 1) * size;
-                let in_page = found.events.len();
-                let mut fresh: Vec<Event> = found
-                    .events
-                    .into_iter()
-                    .skip(skip)
-                    .filter(|(id, _)| seen.insert(id.clone()))
-                    .map(|(_, e)| e)
-                    .collect();
-                consumed = (page - 1) * size + in_page.max(skip);
-                fresh.sort_by_key(|e| e.time);
-                for event in fresh {
-                    if let Some(tx) = &options.events {
-                        let _ = tx.send(event.clone());
-                    }
-                    all.push(event);
+            // events behind it.
+            let fresh = match self.read_events(stack_id, stack_name, &mut seen).await {
+                Ok(fresh) => fresh,
+                // A deleted stack's events may be gone with it.
+                Err(DeployError::Api(e)) if status.is_none() && e.code == "StackNotFound" => {
+                    Vec::new()
                 }
-                if in_page < size || consumed >= found.total {
-                    break;
+                Err(e) => return Err(e),
+            };
+            for event in fresh {
+                if let Some(tx) = &options.events {
+                    let _ = tx.send(event.clone());
                 }
+                all.push(event);
             }
             match &status {
                 Some(s) if s.in_progress() => {}
@@ -594,21 +598,21 @@ impl Deployer for RosDeployer {
             Some(url) => TemplateSource::Url(url),
             None => TemplateSource::Body(&input.template),
         };
-        let (stack_id, updating, from) = match self.find_stack(&input.name).await? {
+        let (stack_id, updating, before) = match self.find_stack(&input.name).await? {
             Some(id) => {
-                let from = self.event_count(&id).await?;
+                let before = self.event_ids(&id).await?;
                 self.update_stack(&id, source, &input.parameters).await?;
-                (id, true, from)
+                (id, true, before)
             }
             None => {
                 let token = client_token(&input.name);
                 let id = self
                     .create_stack(&input.name, source, &input.parameters, Some(&token))
                     .await?;
-                (id, false, 0)
+                (id, false, HashSet::new())
             }
         };
-        let (status, events) = self.watch(&stack_id, &input.name, from, &options).await?;
+        let (status, events) = self.watch(&stack_id, &input.name, before, &options).await?;
         let status = status.ok_or_else(|| {
             DeployError::Api(ApiError::transport(
                 Some("GetStack"),
@@ -638,9 +642,9 @@ impl Deployer for RosDeployer {
             .find_stack(stack)
             .await?
             .ok_or_else(|| DeployError::Engine(EngineError::UnknownStack(stack.to_owned())))?;
-        let from = self.event_count(&stack_id).await?;
+        let before = self.event_ids(&stack_id).await?;
         self.delete_stack(&stack_id).await?;
-        let (status, events) = self.watch(&stack_id, stack, from, &options).await?;
+        let (status, events) = self.watch(&stack_id, stack, before, &options).await?;
         match status {
             None => Ok(report_of(stack, Status::DeleteComplete, &events, None)),
             Some(s) if s.status == "DELETE_COMPLETE" => {
