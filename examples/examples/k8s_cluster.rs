@@ -890,6 +890,25 @@ mod tests {
         }
     }
 
+    /// The cluster stack, built in Rust, exports to ROS JSON and YAML that read back to the
+    /// same template.
+    #[test]
+    fn the_cluster_stack_round_trips_through_ros_json_and_yaml() {
+        let secrets = ClusterSecrets::generate(CaAlgorithm::EcdsaP256).unwrap();
+        for ha in [false, true] {
+            let (spec, _) = bootstrap(ha, 3, &secrets).unwrap();
+            let mut t = cluster_stack(ha, &cluster_firewall_rules(&spec))
+                .template()
+                .unwrap();
+            t.format_version = Some(iac_core::model::ROS_FORMAT_VERSION.to_owned());
+            let json = loader::to_json_string_pretty(&t).unwrap();
+            assert_eq!(loader::load_json(&json).unwrap(), t, "ha={ha}: JSON");
+            assert_eq!(json, export_ros(ha, &spec).unwrap());
+            let yaml = loader::to_yaml_string(&t).unwrap();
+            assert_eq!(loader::load_yaml(&yaml).unwrap(), t, "ha={ha}: YAML");
+        }
+    }
+
     #[test]
     fn secrets_never_reach_the_exported_template() {
         let secrets = ClusterSecrets::generate(CaAlgorithm::EcdsaP256).unwrap();

@@ -10,13 +10,14 @@
 //!   `ClientToken`, lazy paging; [`api`]: typed answers; [`error`]: the vendor's error
 //!   bodies decoded and classified into the retry kinds the engine acts on;
 //! - [`resources`]: the `ALIYUN::*` handlers the engine drives (VPC, VSwitch, security
-//!   groups, instances and instance groups, SLB, NAS, OSS) and their typed property structs;
+//!   groups, instances and instance groups, SLB, NAS, OSS, ROS nested stacks and wait
+//!   conditions) and their typed property structs;
 //! - `sim` (feature `sim`, on by default): a simulated Alibaba Cloud on 127.0.0.1 that speaks
 //!   the same wire protocol, so that examples and tests run with no account.
 //!
-//! ROS templates are read and written by `iac_core::loader` (the model is ROS-shaped). Not
-//! written yet, and nothing here pretends otherwise: deploying a stack through the ROS
-//! service itself (`CreateStack`, its events and outputs).
+//! - [`ros`]: ROS templates loaded from files, URLs and OSS, checked against the handlers'
+//!   schemas, and deployed through the ROS service itself ([`ros::RosDeployer`]); the
+//!   template model, its JSON/YAML reader and writer are `iac_core`'s.
 //!
 //! # Example
 //!
@@ -70,6 +71,7 @@ pub mod credentials;
 pub mod endpoints;
 pub mod error;
 pub mod resources;
+pub mod ros;
 pub mod sign;
 #[cfg(feature = "sim")]
 pub mod sim;

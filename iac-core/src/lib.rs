@@ -7,6 +7,7 @@
 //!
 //! - [`model`]: the template IR in the ROS / CloudFormation JSON shape; [`loader`] reads and
 //!   writes it as JSON or YAML; [`stack`] builds it from typed Rust.
+//! - [`count`]: ROS `Count` expansion (`A[0]` … `A[n-1]`, `ALIYUN::Index`).
 //! - [`eval`] and [`params`]: intrinsic functions, conditions and parameter constraints.
 //! - [`validate`] and [`graph`]: every problem of a template with its JSON path, and the
 //!   dependency graph with its pure queue.
@@ -44,6 +45,7 @@
 //! # }).unwrap();
 //! ```
 
+pub mod count;
 pub mod engine;
 pub mod eval;
 pub mod expr;

@@ -35,7 +35,7 @@ use crate::graph::{
     DepGraph, Found, GraphError, RefKind, Seg, find_cycles, join_key, push_key, render_path, walk,
 };
 use crate::model::{ROS_FORMAT_VERSION, Template};
-use crate::provider::ErrorKind;
+use crate::provider::{ErrorKind, Schema};
 
 /// The functions the evaluator supports (one list, the evaluator's); any other `Fn::` key is
 /// reported.
@@ -70,6 +70,16 @@ pub enum ProblemKind {
     Cycle,
     /// The same name is used by a resource and a parameter.
     DuplicateName,
+    /// A property the resource type requires is not set.
+    MissingProperty,
+    /// A property the resource type's schema does not list (a warning).
+    UnknownProperty,
+    /// An attribute (`Fn::GetAtt`, `${Res.Attr}`) the resource type's handler does not
+    /// give.
+    UnknownAttribute,
+    /// A parameter value breaks its declaration (type, `AllowedValues`, lengths, ...), or
+    /// a parameter without `Default` was given no value.
+    Parameter,
 }
 
 /// One problem of a template.
@@ -108,9 +118,15 @@ impl ValidationErrors {
         if errors.is_empty() {
             return None;
         }
-        errors.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
-        errors.dedup();
+        sort_problems(&mut errors);
         Some(ValidationErrors { errors })
+    }
+
+    /// Problems found by several checks, as one report: sorted by path (then message),
+    /// duplicates dropped. `errors` must not be empty.
+    pub fn new(mut errors: Vec<ValidationError>) -> Self {
+        sort_problems(&mut errors);
+        ValidationErrors { errors }
     }
 
     /// The problems, sorted by path.
@@ -176,10 +192,118 @@ pub(crate) fn validate_with_graph(
     v.check_resources(known_types);
     v.check_outputs();
     let graph = v.check_cycles();
-    match ValidationErrors::from_problems(v.errors) {
-        None => Ok(graph),
-        Some(errors) => Err(errors),
+    let errors = v.errors;
+    if errors.is_empty() {
+        return Ok(graph);
     }
+    Err(ValidationErrors::new(errors))
+}
+
+fn sort_problems(problems: &mut Vec<ValidationError>) {
+    problems.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+    problems.dedup();
+}
+
+/// What [`check_properties`] found: errors that stop a deployment and warnings that do not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PropertyFindings {
+    /// Required properties that are not set ([`ProblemKind::MissingProperty`]), sorted by
+    /// path.
+    pub errors: Vec<ValidationError>,
+    /// Properties a strict schema does not list ([`ProblemKind::UnknownProperty`]): the
+    /// cloud may know them, the handler will not send them. Sorted by path.
+    pub warnings: Vec<ValidationError>,
+}
+
+/// Checks every resource's property names against its type's schema: a required property
+/// that is missing is an error; a property that a strict schema (one that lists every
+/// property its handler sends) does not list is a warning. Types `schema_of` does not know
+/// are skipped (validation reports them). A property set through `Fn::If` or to
+/// `ALIYUN::NoValue` counts as set: its value is only known at evaluation. Attributes read
+/// (`Fn::GetAtt`, `${Res.Attr}`) in properties and outputs must be ones the schema lists;
+/// a listed `Prefix.*` stands for every `Prefix.<name>` (a nested stack's `Outputs.*`).
+pub fn check_properties<'s>(
+    template: &Template,
+    schema_of: &dyn Fn(&str) -> Option<&'s Schema>,
+) -> PropertyFindings {
+    let mut findings = PropertyFindings::default();
+    for (id, spec) in &template.resources {
+        let Some(schema) = schema_of(&spec.type_name) else {
+            continue;
+        };
+        let base = Base::of(&["Resources", id, "Properties"]);
+        for property in schema.properties.iter().filter(|p| p.required) {
+            if !spec.properties.contains_key(&property.name) {
+                findings.errors.push(ValidationError {
+                    path: base.render(),
+                    kind: ProblemKind::MissingProperty,
+                    message: format!(
+                        "property '{}' is required by {}",
+                        property.name, spec.type_name
+                    ),
+                });
+            }
+        }
+        if schema.strict_properties {
+            for name in spec.properties.keys() {
+                if schema.property(name).is_none() {
+                    findings.warnings.push(ValidationError {
+                        path: base.key(name).render(),
+                        kind: ProblemKind::UnknownProperty,
+                        message: format!(
+                            "property '{name}' is not known to the {} handler and is ignored",
+                            spec.type_name
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    let mut attribute_problems = Vec::new();
+    let mut check_attributes = |expr: &Expr, base: &str| {
+        for reference in crate::graph::references_at(expr, base) {
+            let (Some(attribute), Some(spec)) = (
+                reference.attribute.as_deref(),
+                template.resources.get(&reference.name),
+            ) else {
+                continue;
+            };
+            if let Some(schema) = schema_of(&spec.type_name)
+                && !schema.attributes.iter().any(|a| {
+                    a == attribute
+                        || a.strip_suffix('*').is_some_and(|prefix| {
+                            prefix.ends_with('.') && attribute.starts_with(prefix)
+                        })
+                })
+            {
+                attribute_problems.push(ValidationError {
+                    path: reference.path,
+                    kind: ProblemKind::UnknownAttribute,
+                    message: format!(
+                        "{} has no attribute '{attribute}' (it gives: {})",
+                        spec.type_name,
+                        schema.attributes.join(", ")
+                    ),
+                });
+            }
+        }
+    };
+    for (id, spec) in &template.resources {
+        let base = Base::of(&["Resources", id, "Properties"]).render();
+        for (key, value) in &spec.properties {
+            check_attributes(value, &join_key(&base, key));
+        }
+    }
+    for (name, output) in &template.outputs {
+        check_attributes(
+            &output.value,
+            &Base::of(&["Outputs", name, "Value"]).render(),
+        );
+    }
+    findings.errors.extend(attribute_problems);
+    sort_problems(&mut findings.errors);
+    sort_problems(&mut findings.warnings);
+    findings
 }
 
 /// Where an expression stands, which decides what its references may name.
@@ -315,7 +439,9 @@ impl<'t> Validator<'t> {
                 );
             }
             for key in spec.unsupported.keys() {
-                let message = if KNOWN_UNSUPPORTED_RESOURCE_KEYS.contains(&key.as_str()) {
+                let message = if key == crate::count::COUNT_KEY {
+                    "Count must be expanded before validation (iac_core::count::expand)".to_owned()
+                } else if KNOWN_UNSUPPORTED_RESOURCE_KEYS.contains(&key.as_str()) {
                     format!("key '{key}' is not supported on a resource")
                 } else {
                     format!("unknown key '{key}' on a resource")
@@ -899,5 +1025,58 @@ mod tests {
             ValidationErrors::from_problems(vec![problem("b"), problem("a"), problem("b")])
                 .unwrap();
         assert_eq!(errors.to_string(), "a: m\nb: m");
+    }
+
+    #[test]
+    fn properties_are_checked_against_the_schemas() {
+        use crate::provider::UpdateBehavior::Mutable;
+        let strict = Schema::new("ALIYUN::ECS::VSwitch")
+            .with_attributes(&["VSwitchId", "CidrBlock", "Outputs.*"])
+            .with_property("VpcId", true, Mutable)
+            .with_property("ZoneId", true, Mutable)
+            .with_property("VSwitchName", false, Mutable)
+            .strict();
+        let lenient = Schema::new("ALIYUN::ECS::VPC").with_property("CidrBlock", true, Mutable);
+        let t = load_json(
+            r#"{"Resources": {
+                 "Vsw": {"Type": "ALIYUN::ECS::VSwitch",
+                         "Properties": {"VpcId": "v", "Colour": "red", "Name": "x"}},
+                 "Vpc": {"Type": "ALIYUN::ECS::VPC", "Properties": {"Other": 1}},
+                 "X": {"Type": "Unknown::Type", "Properties": {
+                   "Y": {"Fn::GetAtt": ["Vsw", "VSwitchId"]},
+                   "Z": {"Fn::Sub": "${Vsw.Cidr}"},
+                   "W": {"Fn::GetAtt": ["Vsw", "Outputs.Any"]},
+                   "V": {"Fn::GetAtt": ["Vsw", "Outputs"]}}}},
+                "Outputs": {"O": {"Value": {"Fn::GetAtt": ["X", "Any"]}}}}"#,
+        )
+        .unwrap();
+        let schema_of = |t: &str| match t {
+            "ALIYUN::ECS::VSwitch" => Some(&strict),
+            "ALIYUN::ECS::VPC" => Some(&lenient),
+            _ => None,
+        };
+        let found = check_properties(&t, &schema_of);
+        let render = |v: &[ValidationError]| {
+            v.iter()
+                .map(|e| format!("{:?} {e}", e.kind))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            render(&found.errors),
+            [
+                "MissingProperty Resources.Vpc.Properties: property 'CidrBlock' is required by ALIYUN::ECS::VPC",
+                "MissingProperty Resources.Vsw.Properties: property 'ZoneId' is required by ALIYUN::ECS::VSwitch",
+                "UnknownAttribute Resources.X.Properties.V: ALIYUN::ECS::VSwitch has no attribute 'Outputs' (it gives: VSwitchId, CidrBlock, Outputs.*)",
+                "UnknownAttribute Resources.X.Properties.Z: ALIYUN::ECS::VSwitch has no attribute 'Cidr' (it gives: VSwitchId, CidrBlock, Outputs.*)",
+            ]
+        );
+        // The lenient schema does not list every property: its unknown ones are not reported.
+        assert_eq!(
+            render(&found.warnings),
+            [
+                "UnknownProperty Resources.Vsw.Properties.Colour: property 'Colour' is not known to the ALIYUN::ECS::VSwitch handler and is ignored",
+                "UnknownProperty Resources.Vsw.Properties.Name: property 'Name' is not known to the ALIYUN::ECS::VSwitch handler and is ignored",
+            ]
+        );
     }
 }

@@ -14,6 +14,7 @@
 mod ecs;
 mod nas;
 mod oss;
+mod ros;
 mod slb;
 pub mod types;
 mod vpc;
@@ -32,6 +33,7 @@ pub use ecs::{
 };
 pub use nas::{FileSystemHandler, MountTargetHandler};
 pub use oss::BucketHandler;
+pub use ros::{StackHandler, WaitConditionHandleHandler, WaitConditionHandler};
 pub use slb::{BackendServerAttachmentHandler, ListenerHandler, LoadBalancerHandler};
 pub use vpc::{VSwitchHandler, VpcHandler};
 
@@ -58,6 +60,9 @@ pub fn registry(client: &Client) -> Registry {
         Arc::new(FileSystemHandler::new(client.clone())),
         Arc::new(MountTargetHandler::new(client.clone())),
         Arc::new(BucketHandler::new(client.clone())),
+        Arc::new(StackHandler::new(client.clone())),
+        Arc::new(WaitConditionHandleHandler::new(client.clone())),
+        Arc::new(WaitConditionHandler::new(client.clone())),
     ];
     for handler in handlers {
         registry.register(handler);
@@ -103,10 +108,12 @@ pub(crate) fn required(props: &Properties, name: &str) -> Result<String, Handler
     }
 }
 
-/// A whole-number property (numbers or numeric strings, as ROS accepts both).
+/// A whole-number property (numbers or numeric strings, as ROS accepts both); an empty
+/// string is no value, as for every optional property.
 pub(crate) fn integer(props: &Properties, name: &str) -> Result<Option<i64>, HandlerError> {
     match props.get(name) {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
             HandlerError::invalid(format!("property {name} must be a whole number, not {n}"))
         }),
@@ -119,10 +126,11 @@ pub(crate) fn integer(props: &Properties, name: &str) -> Result<Option<i64>, Han
     }
 }
 
-/// A boolean property (`true`, `"true"`, `"True"`).
+/// A boolean property (`true`, `"true"`, `"True"`); an empty string is no value.
 pub(crate) fn boolean(props: &Properties, name: &str) -> Result<Option<bool>, HandlerError> {
     match props.get(name) {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
@@ -258,6 +266,8 @@ mod tests {
         assert_eq!(integer(&p, "Absent").unwrap(), None);
         assert!(integer(&p, "Bad").unwrap_err().message.contains("Bad"));
         assert_eq!(boolean(&p, "Flag").unwrap(), Some(true));
+        assert_eq!(boolean(&p, "Empty").unwrap(), None);
+        assert_eq!(integer(&p, "Empty").unwrap(), None);
         assert!(
             string_list(&p, "List")
                 .unwrap_err()

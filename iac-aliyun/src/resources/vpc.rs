@@ -34,7 +34,7 @@ impl VpcHandler {
             .with_property("Description", false, Mutable)
             .with_property("EnableIpv6", false, ForcesReplacement)
             .with_property("ResourceGroupId", false, ForcesReplacement)
-            .with_attributes(&["VpcId", "VRouterId", "CidrBlock"])
+            .with_attributes(&["VpcId", "VRouterId", "CidrBlock", "VpcName"])
             .with_readiness_hint(Duration::from_secs(1))
             .strict();
         let endpoint = endpoint_key(&client, Product::Vpc);
@@ -64,6 +64,7 @@ fn vpc_readiness(vpc: &Vpc) -> Readiness {
             ("VpcId", json!(vpc.vpc_id)),
             ("VRouterId", json!(vpc.vrouter_id)),
             ("CidrBlock", json!(vpc.cidr_block)),
+            ("VpcName", json!(vpc.vpc_name)),
         ]))
     } else {
         Readiness::Pending {

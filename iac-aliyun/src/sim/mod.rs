@@ -6,7 +6,9 @@
 //! and answered the way the cloud does it.
 //!
 //! - RPC products on path `/`, told apart by `Version`: ECS `2014-05-26`, VPC `2016-04-28`,
-//!   SLB `2014-05-15`, NAS `2017-06-26`. Parameters come from the query and/or an
+//!   SLB `2014-05-15`, NAS `2017-06-26`, ROS `2019-09-10` (stacks run by this crate's engine
+//!   and handlers against the simulator itself; see `ros`), with ROS wait conditions: a
+//!   handle's URL `/waitcondition/<id>` takes signals POSTed without a signature. Parameters come from the query and/or an
 //!   `application/x-www-form-urlencoded` body; answers are JSON with a `RequestId`; errors
 //!   are `{"RequestId","HostId","Code","Message"}` with the cloud's HTTP status.
 //! - Signatures: RPC V1 (HMAC-SHA1, with timestamp and nonce checks) and V3
@@ -48,6 +50,7 @@ mod nas;
 mod oss;
 mod params;
 mod persist;
+mod ros;
 mod slb;
 mod state;
 mod vpc;
@@ -471,6 +474,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Set when the simulator stops: connections still open get dropped.
     closed: AtomicBool,
+    /// The ROS service: stacks run by the engine against this simulator.
+    ros: Arc<ros::RosService>,
 }
 
 impl Shared {
@@ -520,7 +525,11 @@ impl Simulator {
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             closed: AtomicBool::new(false),
+            ros: Arc::default(),
         });
+        shared
+            .ros
+            .connect(&format!("http://{addr}"), &region, access_key.clone());
         let app = wire::router(shared.clone());
         let task = tokio::spawn(async move {
             // The server only ends when its task is aborted; an accept error ends it early

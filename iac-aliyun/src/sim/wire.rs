@@ -88,6 +88,21 @@ async fn handle(
         return dropped();
     }
     let request_id = new_request_id();
+    if let Some(handle) = uri.path().strip_prefix(super::ros::SIGNAL_PATH) {
+        if method != Method::POST && method != Method::PUT {
+            let err = CloudError::new(405, "MethodNotAllowed", "Signals are POSTed.");
+            return error_response(false, &method, &err, &request_id);
+        }
+        *shared
+            .lock()
+            .calls
+            .entry("SignalWaitCondition".to_owned())
+            .or_insert(0) += 1;
+        return match super::ros::signal(&shared.ros, handle, &body) {
+            Ok(answer) => json_response(answer, &request_id),
+            Err(err) => error_response(false, &method, &err, &request_id),
+        };
+    }
     let is_oss = uri.path() != "/"
         || header_str(&headers, "authorization").is_some_and(|a| a.starts_with("OSS "));
     let call = {
@@ -141,6 +156,23 @@ async fn handle(
             &request_id,
         ),
         Before::Drop => dropped(),
+        Before::Perform if is_ros(&call) => {
+            let Call::Rpc { action, params, .. } = &call else {
+                unreachable!("is_ros checked the call")
+            };
+            // ROS runs the engine, which calls this simulator: no lock is held across it.
+            let response = match super::ros::call(&shared.ros, action, params).await {
+                Ok(body) => json_response(body, &request_id),
+                Err(err) => error_response(false, &method, &err, &request_id),
+            };
+            let mut state = shared.lock();
+            if chance(&mut state, |f| f.timeout_after_success_rate) {
+                state.injected.lost_answers += 1;
+                dropped()
+            } else {
+                response
+            }
+        }
         Before::Perform => {
             let mut state = shared.lock();
             let mut performed = false;
@@ -182,6 +214,11 @@ async fn handle(
         tokio::time::sleep(latency).await;
     }
     response
+}
+
+/// True for a call to the ROS service.
+fn is_ros(call: &Call) -> bool {
+    matches!(call, Call::Rpc { version, .. } if version == super::ros::VERSION)
 }
 
 /// True when a successful `action` may have changed the cloud: all but reads
