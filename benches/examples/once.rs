@@ -30,7 +30,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rt.block_on(engine.apply(&input, RunOptions::default()))?;
         }
         other => {
-            return Err(format!("the second argument is plan, apply or both, not '{other}'").into());
+            return Err(
+                format!("the second argument is plan, apply or both, not '{other}'").into(),
+            );
         }
     }
     if what != "plan" {

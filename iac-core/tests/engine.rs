@@ -916,3 +916,100 @@ async fn a_reviewed_plan_applies_exactly_and_refuses_once_the_state_moved() {
         .unwrap();
     assert_eq!(cloud.calls().get("update"), Some(&1));
 }
+
+/// A handler whose deletes are accepted and finish two polls later (as a cloud that
+/// releases an object in the background does).
+#[derive(Debug)]
+struct SlowDeletes {
+    schema: iac_core::provider::Schema,
+    objects: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    next: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl iac_core::provider::ResourceHandler for SlowDeletes {
+    fn schema(&self) -> &iac_core::provider::Schema {
+        &self.schema
+    }
+
+    async fn create(
+        &self,
+        _request: iac_core::provider::CreateRequest<'_>,
+    ) -> Result<iac_core::provider::Created, iac_core::provider::HandlerError> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = format!("slow-{n}");
+        self.objects.lock().unwrap().insert(id.clone(), u32::MAX);
+        Ok(iac_core::provider::Created {
+            physical_id: iac_core::provider::PhysicalId::new(id),
+            readiness: iac_core::provider::Readiness::Ready(Default::default()),
+        })
+    }
+
+    async fn read(
+        &self,
+        physical_id: &iac_core::provider::PhysicalId,
+        _properties: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Readiness, iac_core::provider::HandlerError> {
+        let mut objects = self.objects.lock().unwrap();
+        match objects.get_mut(physical_id.as_str()) {
+            None => Ok(iac_core::provider::Readiness::Gone),
+            Some(0) => {
+                objects.remove(physical_id.as_str());
+                Ok(iac_core::provider::Readiness::Gone)
+            }
+            Some(polls) => {
+                *polls = polls.saturating_sub(1);
+                Ok(iac_core::provider::Readiness::Ready(Default::default()))
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        _physical_id: &iac_core::provider::PhysicalId,
+        _old: &iac_core::provider::Properties,
+        _new: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Updated, iac_core::provider::HandlerError> {
+        Ok(iac_core::provider::Updated {
+            readiness: iac_core::provider::Readiness::Ready(Default::default()),
+        })
+    }
+
+    async fn delete(
+        &self,
+        physical_id: &iac_core::provider::PhysicalId,
+        _properties: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Deleted, iac_core::provider::HandlerError> {
+        if let Some(polls) = self.objects.lock().unwrap().get_mut(physical_id.as_str()) {
+            *polls = 2;
+        }
+        Ok(iac_core::provider::Deleted::InProgress)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_that_finishes_later_completes_when_the_object_is_gone() {
+    let handler = std::sync::Arc::new(SlowDeletes {
+        schema: iac_core::provider::Schema::new("Test::Slow"),
+        objects: Default::default(),
+        next: Default::default(),
+    });
+    let mut registry = iac_core::provider::Registry::new();
+    registry.register(handler.clone());
+    let engine = iac_core::engine::Engine::builder()
+        .provider(registry)
+        .state(iac_core::state::MemoryStateStore::new())
+        .build();
+    let stack = template(json!({"Resources": {
+        "A": {"Type": "Test::Slow"},
+        "B": {"Type": "Test::Slow", "DependsOn": "A"}}}));
+    engine
+        .apply(&StackInput::new("slow", stack), RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(handler.objects.lock().unwrap().len(), 2);
+    let report = engine.destroy("slow", RunOptions::default()).await.unwrap();
+    assert_eq!(report.status, Status::DeleteComplete, "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(handler.objects.lock().unwrap().is_empty());
+}

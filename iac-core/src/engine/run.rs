@@ -1416,8 +1416,13 @@ impl<'a> Runner<'a> {
                         continue;
                     }
                     self.pollers[p].members.remove(&n);
-                    self.nodes[n].steps.pop_front();
-                    self.on_readiness(n, r, false);
+                    match self.nodes[n].steps.pop_front() {
+                        // A delete the cloud accepted has finished.
+                        Some(Step::AwaitGone(target)) if matches!(r, Readiness::Gone) => {
+                            self.after_delete(n, &target)
+                        }
+                        _ => self.on_readiness(n, r, false),
+                    }
                 }
             }
             Err(err) => {
