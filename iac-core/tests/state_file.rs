@@ -39,11 +39,19 @@ fn put(id: &str, physical: &str) -> JournalEntry {
     }
 }
 
+/// A new stack's state, ready for its first save.
+fn first_save(stack: &str) -> StackState {
+    let mut state = StackState::new(stack);
+    state.bump_serial();
+    state
+}
+
 /// What every store must do, whatever it keeps states in.
 async fn behaves_as_a_store(store: &dyn StateStore) {
     assert!(store.load("s").await.unwrap().is_none());
     let mut state = StackState::new("s");
     state.resources.insert("A".into(), record("a-1"));
+    state.bump_serial();
     store.save(&state).await.unwrap();
     assert_eq!(store.load("s").await.unwrap().unwrap(), state);
 
@@ -76,6 +84,8 @@ async fn behaves_as_a_store(store: &dyn StateStore) {
     );
     assert_eq!(loaded.secret_salt, state.secret_salt);
 
+    let mut loaded = loaded;
+    loaded.bump_serial();
     store.save(&loaded).await.unwrap();
     assert_eq!(
         store.load("s").await.unwrap().unwrap(),
@@ -114,7 +124,7 @@ async fn files_are_private_and_writes_leave_no_temporary_files() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("state");
     let store = FileStateStore::new(&root);
-    store.save(&StackState::new("s")).await.unwrap();
+    store.save(&first_save("s")).await.unwrap();
     store.append("s", vec![put("A", "a-1")]).await.unwrap();
     let _lock = store.lock("s", "apply").await.unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -133,18 +143,21 @@ async fn files_are_private_and_writes_leave_no_temporary_files() {
     assert_eq!(
         names,
         BTreeSet::from([
+            "s.history".into(),
             "s.journal.jsonl".into(),
             "s.lock".into(),
             "s.state.json".into()
         ])
     );
+    assert_eq!(mode(&store.history_dir("s")), 0o700);
+    assert_eq!(mode(&store.history_dir("s").join("1.state.json")), 0o600);
 }
 
 #[tokio::test]
 async fn a_torn_last_journal_line_is_ignored_and_a_broken_middle_line_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let store = FileStateStore::new(dir.path());
-    store.save(&StackState::new("s")).await.unwrap();
+    store.save(&first_save("s")).await.unwrap();
     store
         .append("s", vec![put("A", "a-1"), put("B", "b-1")])
         .await
@@ -294,13 +307,28 @@ fn the_engine_resumes_from_files_after_crashes_and_keeps_secrets_out() {
                 "seed {seed}: {:?}",
                 cloud.creates()
             );
-            for entry in std::fs::read_dir(dir.path()).unwrap() {
-                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-                assert!(
-                    !text.contains("hunter2-secret"),
-                    "seed {seed}: a secret reached a state file"
-                );
+            let mut files = 0;
+            let mut dirs = vec![dir.path().to_path_buf()];
+            while let Some(d) = dirs.pop() {
+                for entry in std::fs::read_dir(d).unwrap() {
+                    let path = entry.unwrap().path();
+                    if path.is_dir() {
+                        dirs.push(path);
+                        continue;
+                    }
+                    files += 1;
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    assert!(
+                        !text.contains("hunter2-secret"),
+                        "seed {seed}: a secret reached {}",
+                        path.display()
+                    );
+                }
             }
+            assert!(
+                files >= 2,
+                "seed {seed}: the state and its history were read"
+            );
             assert!(fresh.plan(&input).await.unwrap().is_empty(), "seed {seed}");
             fresh.destroy("disk", RunOptions::default()).await.unwrap();
             assert!(cloud.is_empty());
