@@ -16,7 +16,8 @@
 //!
 //! `--state postgres://USER:PASSWORD@HOST/DB` keeps the state in PostgreSQL instead, shared by
 //! a team (`--state postgres` reads that URL from `IAC_STATE_URL`, which keeps the password
-//! out of the command line); the simulated cloud and the cluster's secrets stay in `.iac/`.
+//! out of the command line; `IAC_STATE_CA` names a private CA's PEM file for TLS); the
+//! simulated cloud and the cluster's secrets stay in `.iac/`.
 //!
 //! The simulator is a local HTTP server that speaks the Alibaba Cloud API (signatures,
 //! statuses, client tokens, dependency rules): every call goes through the real client and
@@ -680,7 +681,10 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     };
     let store: std::sync::Arc<dyn StateStore> = match &options.state_url {
         Some(url) => {
-            let store = PgStateStore::new(url.expose())?;
+            // IAC_STATE_CA: a PEM file of the private CA of the database's certificate.
+            let store = PgStateStore::builder(url.expose())
+                .roots_from_env()
+                .build()?;
             println!("k8s_cluster: the state is in {}", store.target());
             std::sync::Arc::new(store)
         }

@@ -471,8 +471,7 @@ fn open_pg_child(spec: &str) -> Box<dyn StateStore> {
     let rest = spec.strip_prefix("pg:").expect("a pg: spec");
     let (schema, url) = rest.split_once(':').unwrap();
     Box::new(
-        iac_core::state::PgStateStore::builder(url)
-            .schema(schema)
+        pg::with_test_ca(iac_core::state::PgStateStore::builder(url).schema(schema))
             .build()
             .unwrap(),
     )
@@ -580,7 +579,7 @@ fn the_suite_passes_against_postgresql() {
 #[cfg(feature = "postgres")]
 mod pg {
     use super::*;
-    use iac_core::state::PgStateStore;
+    use iac_core::state::{PgStateStore, PgStateStoreBuilder};
 
     /// A database session for looking at and resetting the tables directly.
     pub async fn raw_client(url: &str) -> tokio_postgres::Client {
@@ -610,9 +609,97 @@ mod pg {
             }
         }
 
-        pub fn builder(&self) -> iac_core::state::PgStateStoreBuilder {
-            PgStateStore::builder(&self.url).schema(&self.schema)
+        /// Over TLS, verified against the test server's CA, when `.ci/postgres.sh` made one.
+        pub fn builder(&self) -> PgStateStoreBuilder {
+            with_test_ca(PgStateStore::builder(&self.url).schema(&self.schema))
         }
+    }
+
+    pub fn with_test_ca(builder: PgStateStoreBuilder) -> PgStateStoreBuilder {
+        match test_ca() {
+            Some(ca) => builder.root_certificates(ca),
+            None => builder,
+        }
+    }
+
+    /// The CA of the test server's certificate (`.ci/postgres.sh` sets it).
+    fn test_ca() -> Option<String> {
+        std::env::var("IAC_STATE_TEST_PG_CA")
+            .ok()
+            .filter(|ca| !ca.is_empty())
+    }
+
+    fn with_param(url: &str, param: &str) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}{param}")
+    }
+
+    /// Whether the session that holds `stack`'s lock in `schema` is encrypted.
+    async fn lock_session_uses_tls(url: &str, schema: &str, stack: &str) -> bool {
+        raw_client(url)
+            .await
+            .query_one(
+                &format!(
+                    "SELECT s.ssl FROM pg_stat_ssl s JOIN {schema}.iac_locks l ON l.backend_pid = s.pid \
+                     WHERE l.stack = $1"
+                ),
+                &[&stack],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    #[tokio::test]
+    async fn tls_is_verified_and_used_when_asked() {
+        let Some(url) = pg_url() else { return };
+        let Some(ca) = test_ca() else {
+            assert_ne!(
+                std::env::var("IAC_PEERS").as_deref(),
+                Ok("1"),
+                "IAC_PEERS=1 but IAC_STATE_TEST_PG_CA is not set (.ci/postgres.sh sets it)"
+            );
+            println!("skipped: the TLS test needs IAC_STATE_TEST_PG_CA (.ci/postgres.sh start)");
+            return;
+        };
+        let _fresh = Pg::fresh(url.clone(), "iac_tls").await;
+        let required = with_param(&url, "sslmode=require");
+        let store = PgStateStore::builder(&required)
+            .schema("iac_tls")
+            .root_certificates(&ca)
+            .build()
+            .unwrap();
+        let held = store.lock("t", "apply").await.unwrap();
+        assert!(lock_session_uses_tls(&url, "iac_tls", "t").await);
+        drop(held);
+
+        // The server's certificate is not one the Mozilla roots vouch for.
+        let err = PgStateStore::builder(&required)
+            .schema("iac_tls")
+            .build()
+            .unwrap()
+            .load("t")
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("connecting to the state database") && text.contains("certificate"),
+            "{text}"
+        );
+
+        let plain = PgStateStore::builder(&with_param(&url, "sslmode=disable"))
+            .schema("iac_tls")
+            .build()
+            .unwrap();
+        let held = plain.lock("t", "apply").await.unwrap();
+        assert!(!lock_session_uses_tls(&url, "iac_tls", "t").await);
+        drop(held);
+
+        let err = PgStateStore::builder(&url)
+            .root_certificates("/nonexistent/ca.pem")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
     }
 
     #[async_trait]
@@ -720,7 +807,8 @@ mod pg {
 
         // A wrong password: the server refuses, the error names the database only.
         let wrong = url.replace(&password, "not-the-password-4711");
-        let err = PgStateStore::new(&wrong)
+        let err = with_test_ca(PgStateStore::builder(&wrong))
+            .build()
             .unwrap()
             .load("x")
             .await
@@ -739,7 +827,8 @@ mod pg {
             .copied()
             .expect("the URL has a port");
         let closed = url.replace(&format!(":{port}/"), ":1/");
-        let err = PgStateStore::new(&closed)
+        let err = with_test_ca(PgStateStore::builder(&closed))
+            .build()
             .unwrap()
             .load("x")
             .await

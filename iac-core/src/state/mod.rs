@@ -29,7 +29,7 @@ mod pg;
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
 #[cfg(feature = "postgres")]
-pub use pg::{PgStateStore, PgStateStoreBuilder};
+pub use pg::{PgStateStore, PgStateStoreBuilder, STATE_CA_ENV, STATE_URL_ENV};
 
 use std::fmt;
 use std::sync::Arc;

@@ -59,6 +59,10 @@ use super::{
 /// The environment variable [`PgStateStore::from_env`] reads the connection string from.
 pub const STATE_URL_ENV: &str = "IAC_STATE_URL";
 
+/// The environment variable [`PgStateStore::from_env`] reads a PEM file of extra TLS roots
+/// from (a private CA), like [`PgStateStoreBuilder::root_certificates`].
+pub const STATE_CA_ENV: &str = "IAC_STATE_CA";
+
 /// The store's migrations, applied in order and recorded in `iac_schema_migrations`.
 const MIGRATIONS: &[(i32, &str, &str)] = &[(
     1,
@@ -119,9 +123,16 @@ struct Inner {
     /// The connection loads, saves and appends go through (locks have their own).
     client: AsyncMutex<Option<Client>>,
     migrated: OnceCell<()>,
-    /// Locks of this store being released, by stack: a lock taken right after a release
-    /// waits for it rather than failing against its own past self.
-    releasing: Arc<Mutex<HashMap<String, watch::Receiver<bool>>>>,
+}
+
+/// Locks this process is releasing, by database and lock key: a lock taken right after a
+/// release (by any store of this process) waits for it rather than failing against the
+/// process's own past self.
+type Releasing = Mutex<HashMap<(String, i64), watch::Receiver<bool>>>;
+
+fn releasing() -> &'static Releasing {
+    static RELEASING: std::sync::OnceLock<Releasing> = std::sync::OnceLock::new();
+    RELEASING.get_or_init(Releasing::default)
 }
 
 impl fmt::Debug for PgStateStore {
@@ -175,6 +186,14 @@ impl PgStateStoreBuilder {
         self
     }
 
+    /// Trusts the roots of the PEM file named by `IAC_STATE_CA`, if it is set.
+    pub fn roots_from_env(self) -> Self {
+        match std::env::var_os(STATE_CA_ENV) {
+            Some(path) if !path.is_empty() => self.root_certificates(path),
+            _ => self,
+        }
+    }
+
     /// The store. Connects on first use; fails here only on a bad connection string, schema
     /// name or certificate file.
     pub fn build(self) -> Result<PgStateStore, StateError> {
@@ -215,7 +234,6 @@ impl PgStateStoreBuilder {
                 tls,
                 client: AsyncMutex::new(None),
                 migrated: OnceCell::new(),
-                releasing: Arc::default(),
             }),
         })
     }
@@ -313,14 +331,15 @@ impl PgStateStore {
         Self::builder(url).build()
     }
 
-    /// The store for the connection string in `IAC_STATE_URL`.
+    /// The store for the connection string in `IAC_STATE_URL`, trusting the roots of the
+    /// PEM file in `IAC_STATE_CA` if set.
     pub fn from_env() -> Result<Self, StateError> {
         let url = std::env::var(STATE_URL_ENV).map_err(|_| StateError::Backend {
             action: "finding the state database".into(),
             target: STATE_URL_ENV.into(),
             message: format!("set {STATE_URL_ENV} to postgres://USER[:PASSWORD]@HOST[:PORT]/DB"),
         })?;
-        Self::new(&url)
+        Self::builder(&url).roots_from_env().build()
     }
 
     /// The database, without credentials (`postgres://user@host:port/db`).
@@ -390,20 +409,39 @@ impl PgStateStore {
         )
         .await
         .map_err(fail)?;
+        // Created only when missing: a role allowed to read and write the tables but not to
+        // create objects uses a schema its administrator migrated.
         if let Some(schema) = &self.inner.schema {
-            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            let exists = tx
+                .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[schema])
                 .await
-                .map_err(fail)?;
+                .map_err(fail)?
+                .is_some();
+            if !exists {
+                tx.batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+                    .await
+                    .map_err(fail)?;
+            }
         }
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS iac_schema_migrations (
-                version integer PRIMARY KEY,
-                description text NOT NULL,
-                applied timestamptz NOT NULL DEFAULT now()
-            )",
-        )
-        .await
-        .map_err(fail)?;
+        let exists: bool = tx
+            .query_one(
+                "SELECT to_regclass('iac_schema_migrations') IS NOT NULL",
+                &[],
+            )
+            .await
+            .map_err(fail)?
+            .get(0);
+        if !exists {
+            tx.batch_execute(
+                "CREATE TABLE iac_schema_migrations (
+                    version integer PRIMARY KEY,
+                    description text NOT NULL,
+                    applied timestamptz NOT NULL DEFAULT now()
+                )",
+            )
+            .await
+            .map_err(fail)?;
+        }
         let current: i32 = tx
             .query_one(
                 "SELECT coalesce(max(version), 0) FROM iac_schema_migrations",
@@ -474,14 +512,12 @@ impl PgStateStore {
         }))
     }
 
-    /// Waits until a lock of `stack` this store is releasing is released.
-    async fn wait_for_release(&self, stack: &str) {
-        let pending = self
-            .inner
-            .releasing
+    /// Waits until a lock with `key` this process is releasing is released.
+    async fn wait_for_release(&self, key: i64) {
+        let pending = releasing()
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(stack)
+            .get(&(self.inner.target.clone(), key))
             .cloned();
         if let Some(mut rx) = pending {
             // An error means the release task is gone (its runtime ended): the session, and
@@ -504,9 +540,9 @@ impl StateStore for PgStateStore {
     async fn lock(&self, stack: &str, operation: &str) -> Result<StateLock, StateError> {
         // The tables exist before anyone records a lock in them.
         drop(self.client().await?);
-        self.wait_for_release(stack).await;
-        let client = self.connect().await?;
         let key = self.key("stack", stack);
+        self.wait_for_release(key).await;
+        let client = self.connect().await?;
         let fail = |e: tokio_postgres::Error| self.err(format!("locking stack '{stack}'"), &e);
         // The holder records itself just after taking the lock, and a holder may release it
         // between our try and our look: a few quick looks settle either.
@@ -563,25 +599,27 @@ impl StateStore for PgStateStore {
             )
             .await
             .map_err(|e| self.err(format!("recording the holder of stack '{stack}'"), &e))?;
-        let releasing = Arc::clone(&self.inner.releasing);
         let stack = stack.to_owned();
+        let target = self.inner.target.clone();
         Ok(StateLock::new(move || {
             let (done, rx) = watch::channel(false);
-            releasing
+            releasing()
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(stack.clone(), rx);
+                .insert((target, key), rx);
             let release = async move {
+                // Unlock first: a holder that takes the lock at once records itself with its
+                // own session, whose row this delete leaves alone.
+                let unlock = client
+                    .execute("SELECT pg_advisory_unlock($1)", &[&key])
+                    .await;
                 let forget = client
                     .execute(
                         "DELETE FROM iac_locks WHERE stack = $1 AND backend_pid = pg_backend_pid()",
                         &[&stack],
                     )
                     .await;
-                let unlock = client
-                    .execute("SELECT pg_advisory_unlock($1)", &[&key])
-                    .await;
-                if let Err(e) = forget.and(unlock) {
+                if let Err(e) = unlock.and(forget) {
                     // Closing the session below releases the lock all the same.
                     tracing::warn!(stack, error = %describe(&e), "could not release a state lock cleanly");
                 }
