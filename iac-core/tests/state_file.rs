@@ -1,5 +1,5 @@
-//! The file state store: atomic documents, the journal, locks, modes and bad files; the same
-//! behaviour from the memory store; and the engine on disk through crashes.
+//! The file state store: atomic documents, the journal, locks, modes and bad files; and the
+//! engine on disk through crashes. What every store does is in `state_stores.rs`.
 
 mod common;
 
@@ -10,113 +10,13 @@ use std::time::Duration;
 use common::*;
 use iac_core::engine::{Engine, FailurePolicy, RunOptions, StackInput};
 use iac_core::memory::{Faults, MemoryCloud, MemoryConfig};
-use iac_core::provider::PhysicalId;
-use iac_core::state::{
-    FileStateStore, JournalEntry, MemoryStateStore, ResourcePhase, ResourceState,
-    STATE_SCHEMA_VERSION, StackState, StateError, StateStore,
-};
-
-fn record(id: &str) -> ResourceState {
-    ResourceState {
-        type_name: "Test::Thing".into(),
-        physical_id: Some(PhysicalId::new(id)),
-        phase: ResourcePhase::Ready,
-        properties: Default::default(),
-        attributes: Default::default(),
-        depends_on: vec![],
-        generation: 1,
-        deletion_policy: Default::default(),
-        pending: None,
-        deposed: vec![],
-        failure: None,
-    }
-}
-
-fn put(id: &str, physical: &str) -> JournalEntry {
-    JournalEntry::Put {
-        logical_id: id.into(),
-        resource: Box::new(record(physical)),
-    }
-}
+use iac_core::state::{FileStateStore, STATE_SCHEMA_VERSION, StackState, StateError, StateStore};
 
 /// A new stack's state, ready for its first save.
 fn first_save(stack: &str) -> StackState {
     let mut state = StackState::new(stack);
     state.bump_serial();
     state
-}
-
-/// What every store must do, whatever it keeps states in.
-async fn behaves_as_a_store(store: &dyn StateStore) {
-    assert!(store.load("s").await.unwrap().is_none());
-    let mut state = StackState::new("s");
-    state.resources.insert("A".into(), record("a-1"));
-    state.bump_serial();
-    store.save(&state).await.unwrap();
-    assert_eq!(store.load("s").await.unwrap().unwrap(), state);
-
-    store
-        .append("s", vec![put("B", "b-1"), put("A", "a-2")])
-        .await
-        .unwrap();
-    store
-        .append(
-            "s",
-            vec![
-                JournalEntry::Remove {
-                    logical_id: "B".into(),
-                },
-                put("C", "c-1"),
-            ],
-        )
-        .await
-        .unwrap();
-    let loaded = store.load("s").await.unwrap().unwrap();
-    let ids: Vec<(&str, &str)> = loaded
-        .resources
-        .iter()
-        .map(|(k, r)| (k.as_str(), r.physical_id.as_ref().unwrap().as_str()))
-        .collect();
-    assert_eq!(
-        ids,
-        vec![("A", "a-2"), ("C", "c-1")],
-        "the journal replays over the saved state"
-    );
-    assert_eq!(loaded.secret_salt, state.secret_salt);
-
-    let mut loaded = loaded;
-    loaded.bump_serial();
-    store.save(&loaded).await.unwrap();
-    assert_eq!(
-        store.load("s").await.unwrap().unwrap(),
-        loaded,
-        "a save folds the journal in"
-    );
-
-    let held = store.lock("s", "apply").await.unwrap();
-    let err = store.lock("s", "destroy").await.unwrap_err();
-    let text = err.to_string();
-    assert!(matches!(err, StateError::Locked { .. }), "{text}");
-    assert!(
-        text.contains(&format!("pid {}", std::process::id())) && text.contains("(apply)"),
-        "{text}"
-    );
-    drop(held);
-    drop(store.lock("s", "apply").await.unwrap());
-    assert!(
-        store.lock("other", "apply").await.is_ok(),
-        "locks are per stack"
-    );
-
-    store.remove("s").await.unwrap();
-    assert!(store.load("s").await.unwrap().is_none());
-}
-
-#[tokio::test]
-async fn the_file_store_and_the_memory_store_behave_alike() {
-    let dir = tempfile::tempdir().unwrap();
-    behaves_as_a_store(&FileStateStore::new(dir.path().join("state"))).await;
-    behaves_as_a_store(&MemoryStateStore::new()).await;
 }
 
 #[tokio::test]

@@ -19,11 +19,11 @@ use async_trait::async_trait;
 use common::*;
 use iac_core::engine::{Engine, RunOptions, StackInput};
 use iac_core::memory::{MemoryCloud, MemoryConfig};
-use iac_core::provider::{ErrorKind, PhysicalId};
+use iac_core::provider::ErrorKind;
 
 use iac_core::state::{
-    FileStateStore, JournalEntry, ResourcePhase, ResourceState, StackState, StateError, StateLock,
-    StateStore, StateVersion,
+    FileStateStore, JournalEntry, MemoryStateStore, StackState, StateError, StateLock, StateStore,
+    StateVersion,
 };
 use tokio::sync::{Semaphore, mpsc};
 
@@ -32,12 +32,16 @@ const SECRET: &str = "hunter2-secret-value";
 /// The environment of the child process of the killed-applier test.
 const CHILD_ENV: &str = "IAC_STATE_TEST_CHILD";
 
-/// A durable store under test, with what the suite needs beyond the trait.
-#[async_trait]
-trait Backend: Send + Sync {
+/// Opens stores on one backing.
+trait Opens {
     type Store: StateStore + Clone + 'static;
     /// A store on the same backing, as another process would open it.
     fn open(&self) -> Self::Store;
+}
+
+/// A durable store under test, with what the suite needs beyond the trait.
+#[async_trait]
+trait Backend: Opens + Send + Sync {
     /// The same, keeping at most `limit` versions per stack.
     fn open_with_history(&self, limit: usize) -> Self::Store;
     /// Everything stored, as text (to look for secrets in).
@@ -49,29 +53,6 @@ trait Backend: Send + Sync {
     const SESSION_LOCKS: bool;
     /// Breaks a stale lock.
     fn force_unlock(&self, stack: &str);
-}
-
-fn record(id: &str) -> ResourceState {
-    ResourceState {
-        type_name: "Test::Thing".into(),
-        physical_id: Some(PhysicalId::new(id)),
-        phase: ResourcePhase::Ready,
-        properties: Default::default(),
-        attributes: Default::default(),
-        depends_on: vec![],
-        generation: 1,
-        deletion_policy: Default::default(),
-        pending: None,
-        deposed: vec![],
-        failure: None,
-    }
-}
-
-fn put(id: &str, physical: &str) -> JournalEntry {
-    JournalEntry::Put {
-        logical_id: id.into(),
-        resource: Box::new(record(physical)),
-    }
 }
 
 fn ids(state: &StackState) -> Vec<(String, String)> {
@@ -86,7 +67,7 @@ fn ids(state: &StackState) -> Vec<(String, String)> {
 }
 
 /// Saves, appends, loads and removes; the serial follows each save.
-async fn round_trips<B: Backend>(b: &B) {
+async fn round_trips<B: Opens>(b: &B) {
     let store = b.open();
     assert!(store.load("rt").await.unwrap().is_none());
     let mut state = StackState::new("rt");
@@ -152,7 +133,7 @@ async fn round_trips<B: Backend>(b: &B) {
 }
 
 /// Locks are per stack, name their holder, and are free again once dropped.
-async fn locks_name_their_holder<B: Backend>(b: &B) {
+async fn locks_name_their_holder<B: Opens>(b: &B) {
     let store = b.open();
     let held = store.lock("lk", "apply").await.unwrap();
     let err = b.open().lock("lk", "destroy").await.unwrap_err();
@@ -177,7 +158,7 @@ async fn locks_name_their_holder<B: Backend>(b: &B) {
 }
 
 /// A save built on a state someone else has saved since fails, naming both serials.
-async fn stale_saves_fail<B: Backend>(b: &B) {
+async fn stale_saves_fail<B: Opens>(b: &B) {
     let (alice, bob) = (b.open(), b.open());
     let mut first = StackState::new("st");
     first.bump_serial();
@@ -503,14 +484,17 @@ impl Files {
     }
 }
 
-#[async_trait]
-impl Backend for Files {
+impl Opens for Files {
     type Store = FileStateStore;
-    const SESSION_LOCKS: bool = false;
 
     fn open(&self) -> FileStateStore {
         FileStateStore::new(self.path())
     }
+}
+
+#[async_trait]
+impl Backend for Files {
+    const SESSION_LOCKS: bool = false;
 
     fn open_with_history(&self, limit: usize) -> FileStateStore {
         FileStateStore::new(self.path()).with_history_limit(limit)
@@ -547,6 +531,26 @@ async fn the_suite_passes_against_the_file_store() {
         dir: tempfile::tempdir().unwrap(),
     })
     .await;
+}
+
+// --- the memory store: what applies to a store that keeps no history and dies with its process
+
+struct Memory(MemoryStateStore);
+
+impl Opens for Memory {
+    type Store = MemoryStateStore;
+
+    fn open(&self) -> MemoryStateStore {
+        self.0.clone()
+    }
+}
+
+#[tokio::test]
+async fn the_memory_store_behaves_alike() {
+    let memory = Memory(MemoryStateStore::new());
+    round_trips(&memory).await;
+    locks_name_their_holder(&memory).await;
+    stale_saves_fail(&memory).await;
 }
 
 // --- PostgreSQL -------------------------------------------------------------------------
@@ -702,14 +706,17 @@ mod pg {
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
     }
 
-    #[async_trait]
-    impl Backend for Pg {
+    impl Opens for Pg {
         type Store = PgStateStore;
-        const SESSION_LOCKS: bool = true;
 
         fn open(&self) -> PgStateStore {
             self.builder().build().unwrap()
         }
+    }
+
+    #[async_trait]
+    impl Backend for Pg {
+        const SESSION_LOCKS: bool = true;
 
         fn open_with_history(&self, limit: usize) -> PgStateStore {
             self.builder().history_limit(limit).build().unwrap()
@@ -805,39 +812,39 @@ mod pg {
             "{shown}"
         );
 
-        // A wrong password: the server refuses, the error names the database only.
-        let wrong = url.replace(&password, "not-the-password-4711");
-        let err = with_test_ca(PgStateStore::builder(&wrong))
-            .build()
-            .unwrap()
-            .load("x")
-            .await
-            .unwrap_err();
-        let text = format!("{err} {err:?}");
-        assert!(
-            text.contains("connecting to the state database")
-                && text.contains("password authentication failed")
-                && !text.contains("not-the-password-4711"),
-            "{text}"
-        );
-        // Nobody listening: the same.
+        // A wrong password: the server refuses; nobody listening: the network says so. The
+        // errors name the database only.
         let port = config
             .get_ports()
             .first()
             .copied()
             .expect("the URL has a port");
-        let closed = url.replace(&format!(":{port}/"), ":1/");
-        let err = with_test_ca(PgStateStore::builder(&closed))
-            .build()
-            .unwrap()
-            .load("x")
-            .await
-            .unwrap_err();
-        let text = format!("{err} {err:?}");
-        assert!(
-            text.contains("127.0.0.1:1") && !text.contains(&password),
-            "{text}"
-        );
+        for (url, expected, hidden) in [
+            (
+                url.replace(&password, "not-the-password-4711"),
+                "password authentication failed".to_owned(),
+                "not-the-password-4711",
+            ),
+            (
+                url.replace(&format!(":{port}/"), ":1/"),
+                "postgres://iac@127.0.0.1:1/".to_owned(),
+                password.as_str(),
+            ),
+        ] {
+            let err = with_test_ca(PgStateStore::builder(&url))
+                .build()
+                .unwrap()
+                .load("x")
+                .await
+                .unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(
+                text.contains("connecting to the state database")
+                    && text.contains(&expected)
+                    && !text.contains(hidden),
+                "{text}"
+            );
+        }
         // A bad connection string or schema: a clear error, no password.
         let err = PgStateStore::new("postgres://iac:sekrit-pw@[::1/db").unwrap_err();
         let text = err.to_string();
