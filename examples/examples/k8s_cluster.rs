@@ -11,6 +11,13 @@
 //! the stack as a ROS template, destroy, and count what is left. Commands for one step at a
 //! time: `plan`, `apply`, `scale --nodes N`, `destroy`, `export-ros FILE`; the state lives
 //! in `--state DIR` (default `.iac/`), and so does the simulated cloud between runs.
+//! `history` lists the kept versions of the state, and `force-unlock` breaks the lock a
+//! killed run left in a state directory.
+//!
+//! `--state postgres://USER:PASSWORD@HOST/DB` keeps the state in PostgreSQL instead, shared by
+//! a team (`--state postgres` reads that URL from `IAC_STATE_URL`, which keeps the password
+//! out of the command line; `IAC_STATE_CA` names a private CA's PEM file for TLS); the
+//! simulated cloud and the cluster's secrets stay in `.iac/`.
 //!
 //! The simulator is a local HTTP server that speaks the Alibaba Cloud API (signatures,
 //! statuses, client tokens, dependency rules): every call goes through the real client and
@@ -34,8 +41,9 @@ use iac_core::engine::{
     Action, Engine, EngineError, Plan, Report, RunOptions, StackInput, Status, events,
 };
 use iac_core::loader;
+use iac_core::secret::Secret;
 use iac_core::stack::{Param, Prop, Stack};
-use iac_core::state::FileStateStore;
+use iac_core::state::{FileStateStore, PgStateStore, StateStore};
 use iac_k8s::bootstrap::{
     BootstrapToken, CaAlgorithm, CertificateKey, ClusterBootstrap, ClusterCa, ClusterSecrets,
     ClusterSpec, ControlPlane, FirewallRule, Protocol, cluster_firewall_rules, render_cluster,
@@ -368,6 +376,8 @@ enum Command {
     Scale,
     Destroy,
     ExportRos(PathBuf),
+    History,
+    ForceUnlock,
 }
 
 #[derive(Debug, Clone)]
@@ -375,7 +385,11 @@ struct Options {
     command: Command,
     nodes: i64,
     ha: bool,
+    /// The state directory, or with `state_url` the directory of the local files only
+    /// (the simulated cloud, the cluster's secrets).
     state: PathBuf,
+    /// `--state postgres://...`: the state database.
+    state_url: Option<Secret>,
     real: bool,
     yes: bool,
     show_secrets: bool,
@@ -385,8 +399,13 @@ struct Options {
     zones: [String; 2],
 }
 
-const USAGE: &str = "usage: cargo run --example k8s_cluster -- [plan | apply | scale | destroy | export-ros FILE] \
-[--nodes N] [--ha] [--region R] [--zones Z1,Z2] [--state DIR] [--real] [--yes] [--show-secrets]";
+const USAGE: &str = "usage: cargo run --example k8s_cluster -- \
+[plan | apply | scale | destroy | export-ros FILE | history | force-unlock] \
+[--nodes N] [--ha] [--region R] [--zones Z1,Z2] [--state DIR | --state postgres://URL | --state postgres] \
+[--real] [--yes] [--show-secrets]";
+
+/// The environment variable `--state postgres` reads the database's URL from.
+const STATE_URL_ENV: &str = "IAC_STATE_URL";
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
@@ -394,6 +413,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         nodes: 2,
         ha: false,
         state: PathBuf::from(".iac"),
+        state_url: None,
         real: false,
         yes: false,
         show_secrets: false,
@@ -409,6 +429,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "apply" => options.command = Command::Apply,
             "scale" => options.command = Command::Scale,
             "destroy" => options.command = Command::Destroy,
+            "history" => options.command = Command::History,
+            "force-unlock" => options.command = Command::ForceUnlock,
             "export-ros" => {
                 let file = it
                     .next()
@@ -425,7 +447,20 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 }
             }
             "--state" => {
-                options.state = PathBuf::from(it.next().ok_or("--state needs a directory")?);
+                let value = it
+                    .next()
+                    .ok_or("--state needs a directory or a postgres:// URL")?;
+                if value == "postgres" {
+                    let url = std::env::var(STATE_URL_ENV).map_err(|_| {
+                        format!("--state postgres reads the database URL from {STATE_URL_ENV}, which is not set")
+                    })?;
+                    options.state_url = Some(Secret::new(url));
+                } else if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+                    options.state_url = Some(Secret::new(value.clone()));
+                } else {
+                    options.state = PathBuf::from(value);
+                    options.state_url = None;
+                }
                 state_given = true;
             }
             "--ha" => options.ha = true,
@@ -469,8 +504,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         if options.real {
             return Err("--real needs a command (plan, apply, scale, destroy): the tour is for the simulator".into());
         }
-        if !state_given {
-            // The tour starts from nothing every time.
+        if !state_given || options.state_url.is_some() {
+            // The tour starts from nothing every time (its local files, with a database).
             options.state = PathBuf::from("target/k8s_cluster/tour-state");
         }
     }
@@ -641,9 +676,20 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         )?;
         (client, Some(sim))
     };
+    let store: std::sync::Arc<dyn StateStore> = match &options.state_url {
+        Some(url) => {
+            // IAC_STATE_CA: a PEM file of the private CA of the database's certificate.
+            let store = PgStateStore::builder(url.expose())
+                .roots_from_env()
+                .build()?;
+            println!("k8s_cluster: the state is in {}", store.target());
+            std::sync::Arc::new(store)
+        }
+        None => std::sync::Arc::new(FileStateStore::new(&options.state)),
+    };
     let engine = Engine::builder()
         .provider(registry(&client))
-        .state(FileStateStore::new(&options.state))
+        .state_arc(store.clone())
         .build();
     let secrets = load_or_make_secrets(&options.state)?;
     // The node count lives in the state between runs: a plain `apply` keeps what `scale` set.
@@ -690,6 +736,38 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         Command::ExportRos(file) => {
             std::fs::write(file, export_ros(options.ha, &spec)?)?;
             println!("wrote the stack as a ROS template to {}", file.display());
+        }
+        Command::History => {
+            let versions = store.history(STACK).await?;
+            if versions.is_empty() {
+                println!("no saved versions of stack {STACK}");
+            }
+            for v in versions {
+                let by = v.saved_by.map(|b| format!(" by {b}")).unwrap_or_default();
+                let resources = store
+                    .show(STACK, v.serial)
+                    .await?
+                    .map_or(0, |s| s.resources.len());
+                println!(
+                    "serial {:>4}  {}  {:>8} bytes  {resources} resources{by}",
+                    v.serial,
+                    v.saved.format("%Y-%m-%d %H:%M:%S UTC"),
+                    v.bytes
+                );
+            }
+        }
+        Command::ForceUnlock => {
+            if options.state_url.is_some() {
+                println!(
+                    "nothing to do: a PostgreSQL state lock ends with the session of the run that holds it"
+                );
+            } else {
+                FileStateStore::new(&options.state).force_unlock(STACK)?;
+                println!(
+                    "removed the lock of stack {STACK} in {}",
+                    options.state.display()
+                );
+            }
         }
     }
     if let Some(sim) = sim {
@@ -790,6 +868,35 @@ mod tests {
 
     fn args(text: &str) -> Vec<String> {
         text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_state_can_be_a_postgres_url_which_never_prints() {
+        let o = parse_args(&args("apply --state postgres://iac:pw-4711@db:5432/iac")).unwrap();
+        assert_eq!(
+            o.state_url.as_ref().map(Secret::expose),
+            Some("postgres://iac:pw-4711@db:5432/iac")
+        );
+        assert_eq!(o.state, PathBuf::from(".iac"), "local files stay in .iac/");
+        assert!(!format!("{o:?}").contains("pw-4711"), "{o:?}");
+        let tour = parse_args(&args("--state postgresql://iac@db/iac")).unwrap();
+        assert_eq!(
+            tour.state,
+            PathBuf::from("target/k8s_cluster/tour-state"),
+            "the tour's local files start from nothing"
+        );
+        let back = parse_args(&args("plan --state postgres://x@y/z --state /tmp/s")).unwrap();
+        assert!(back.state_url.is_none() && back.state == Path::new("/tmp/s"));
+        assert_eq!(
+            parse_args(&args("history")).unwrap().command,
+            Command::History
+        );
+        assert_eq!(
+            parse_args(&args("force-unlock --state /tmp/s"))
+                .unwrap()
+                .command,
+            Command::ForceUnlock
+        );
     }
 
     #[test]

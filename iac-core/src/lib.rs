@@ -1,9 +1,10 @@
 //! The core of the iac SDK: typed resource models, templates, the dependency graph and the
 //! engine that plans, applies, rolls back, destroys and resumes.
 //!
-//! `iac-core` knows no cloud and makes no network calls. Cloud crates (`iac-aliyun`,
-//! `iac-openstack`) and `iac-k8s` implement [`provider::ResourceHandler`] for their resource
-//! types; the [`engine::Engine`] drives them.
+//! `iac-core` knows no cloud and makes no network calls, but for the PostgreSQL state store
+//! of its `postgres` feature. Cloud crates (`iac-aliyun`, `iac-openstack`) and `iac-k8s`
+//! implement [`provider::ResourceHandler`] for their resource types; the [`engine::Engine`]
+//! drives them.
 //!
 //! - [`model`]: the template IR in the ROS / CloudFormation JSON shape; [`loader`] reads and
 //!   writes it as JSON or YAML; [`stack`] builds it from typed Rust.

@@ -312,9 +312,9 @@ impl EngineError {
             | EngineError::Conditions(_)
             | EngineError::UnknownStack(_)
             | EngineError::NoHandler { .. } => ErrorKind::Invalid,
-            EngineError::State(StateError::Locked { .. }) | EngineError::StalePlan { .. } => {
-                ErrorKind::Conflict
-            }
+            EngineError::State(StateError::Locked { .. } | StateError::Stale { .. })
+            | EngineError::StalePlan { .. } => ErrorKind::Conflict,
+            EngineError::State(StateError::Backend { .. }) => ErrorKind::Transient,
             EngineError::State(_) | EngineError::Internal(_) => ErrorKind::Permanent,
             EngineError::Failed(_) => ErrorKind::Permanent,
             EngineError::Cancelled(_) => ErrorKind::Transient,
@@ -519,7 +519,8 @@ impl Engine {
             None => {
                 // A new stack's state is saved before its journal starts, so that its salt
                 // (for the digests of secrets) survives a crash.
-                let state = StackState::new(&input.name);
+                let mut state = StackState::new(&input.name);
+                state.bump_serial();
                 self.inner.store.save(&state).await?;
                 state
             }

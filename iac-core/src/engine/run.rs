@@ -1942,8 +1942,9 @@ pub(crate) async fn apply(
     runner.flush().await?;
     runner.state.updated = Utc::now();
     let report = runner.report(status, outputs);
-    let state = std::mem::replace(&mut runner.state, StackState::new(""));
+    let mut state = std::mem::replace(&mut runner.state, StackState::new(""));
     drop(runner);
+    state.bump_serial();
     engine.store.save_owned(state).await?;
     if report.cancelled {
         Err(EngineError::Cancelled(Box::new(report)))
@@ -2098,6 +2099,7 @@ pub(crate) async fn destroy(
         engine.store.remove(&runner.stack).await?;
     } else {
         runner.state.updated = Utc::now();
+        runner.state.bump_serial();
         engine.store.save(&runner.state).await?;
     }
     let report = runner.report(status, IndexMap::new());

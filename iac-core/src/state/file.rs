@@ -5,7 +5,13 @@
 //!   file in the same directory, fsync, rename over the old one, fsync of the directory);
 //! - `.iac/demo.journal.jsonl`: one [`JournalEntry`] per line, appended and fsynced before
 //!   [`StateStore::append`] returns, folded into the document by the next save;
-//! - `.iac/demo.lock`: exists while an operation holds the stack, and names its holder.
+//! - `.iac/demo.lock`: exists while an operation holds the stack, and names its holder;
+//! - `.iac/demo.history/7.state.json`: the state as saved with serial 7, one file per kept
+//!   version (a hard link to the document a save wrote, so keeping it copies nothing).
+//!
+//! A lock left by a process that died (killed with `kill -9`) is never broken silently: the
+//! next operation fails naming the holder, says when that process is gone from this host, and
+//! how to break the lock ([`FileStateStore::force_unlock`]).
 //!
 //! Every file is created with mode 0600 and the directory with 0700: states name every
 //! object of a stack. A crash while a journal line is written leaves a torn last line, which
@@ -24,13 +30,15 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{
-    JournalEntry, LockInfo, STATE_SCHEMA_VERSION, StackState, StateError, StateLock, StateStore,
+    DEFAULT_HISTORY_LIMIT, JournalEntry, LockInfo, StackState, StateError, StateLock, StateStore,
+    StateVersion, check_serial, parse_state,
 };
 
 /// Keeps stack states as files in one directory.
 #[derive(Debug, Clone)]
 pub struct FileStateStore {
     dir: PathBuf,
+    history_limit: usize,
     /// Open journals, so that appends do not reopen the file each time.
     journals: Arc<Mutex<HashMap<String, File>>>,
 }
@@ -65,8 +73,16 @@ impl FileStateStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         FileStateStore {
             dir: dir.into(),
+            history_limit: DEFAULT_HISTORY_LIMIT,
             journals: Arc::default(),
         }
+    }
+
+    /// Keeps at most `limit` saved versions of each stack (default
+    /// [`DEFAULT_HISTORY_LIMIT`]; 0 keeps none).
+    pub fn with_history_limit(mut self, limit: usize) -> Self {
+        self.history_limit = limit;
+        self
     }
 
     /// The directory.
@@ -89,8 +105,14 @@ impl FileStateStore {
         self.dir.join(format!("{stack}.lock"))
     }
 
+    /// Directory of a stack's kept versions.
+    pub fn history_dir(&self, stack: &str) -> PathBuf {
+        self.dir.join(format!("{stack}.history"))
+    }
+
     /// Removes a stale lock left by a process that is gone (killed with `kill -9`, a lost
-    /// machine). Only do this when no operation on the stack is running.
+    /// machine): the lock error says when its holder no longer runs on this host. Only do
+    /// this when no operation on the stack is running.
     pub fn force_unlock(&self, stack: &str) -> Result<(), StateError> {
         check_name(stack)?;
         let path = self.lock_path(stack);
@@ -115,34 +137,82 @@ impl FileStateStore {
     }
 
     fn read_state(&self, stack: &str) -> Result<Option<StackState>, StateError> {
+        read_document(stack, &self.state_path(stack))
+    }
+
+    /// The serial of the stored document (0 when there is none), read without building the
+    /// state.
+    fn stored_serial(&self, stack: &str) -> Result<u64, StateError> {
+        #[derive(serde::Deserialize)]
+        struct Probe {
+            #[serde(default)]
+            serial: u64,
+        }
         let path = self.state_path(stack);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == IoErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io("reading the state", &path, e)),
-        };
-        // The version is checked first, so that a newer layout is named as such rather than
-        // as a parse error.
-        if let Ok(probe) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-            let found = probe
-                .get("schema_version")
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0);
-            if found > u64::from(STATE_SCHEMA_VERSION) {
-                return Err(StateError::UnsupportedVersion {
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<Probe>(&bytes)
+                .map(|p| p.serial)
+                .map_err(|e| StateError::Corrupt {
                     stack: stack.to_owned(),
-                    found: u32::try_from(found).unwrap_or(u32::MAX),
-                    supported: STATE_SCHEMA_VERSION,
-                });
+                    location: format!("{}:{}:{}", path.display(), e.line(), e.column()),
+                    message: e.to_string(),
+                }),
+            Err(e) if e.kind() == IoErrorKind::NotFound => Ok(0),
+            Err(e) => Err(io("reading the state", &path, e)),
+        }
+    }
+
+    /// Keeps the document just saved as version `serial`, then drops the oldest versions
+    /// beyond the limit.
+    fn keep_version(&self, stack: &str, serial: u64) -> Result<(), StateError> {
+        if self.history_limit == 0 {
+            return Ok(());
+        }
+        let dir = self.history_dir(stack);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| io("creating the history directory", &dir, e))?;
+        let version = dir.join(format!("{serial}.state.json"));
+        let _ = fs::remove_file(&version);
+        if fs::hard_link(self.state_path(stack), &version).is_err() {
+            // A filesystem without hard links: a copy (mode 0600, as the source).
+            fs::copy(self.state_path(stack), &version)
+                .map_err(|e| io("keeping a version in", &version, e))?;
+        }
+        let versions = self.versions(stack)?;
+        let excess = versions.len().saturating_sub(self.history_limit);
+        for (old, path) in versions.into_iter().take(excess) {
+            fs::remove_file(&path)
+                .map_err(|e| io(&format!("dropping version {old} at"), &path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Kept versions of a stack, oldest first, with their files.
+    fn versions(&self, stack: &str) -> Result<Vec<(u64, PathBuf)>, StateError> {
+        let dir = self.history_dir(stack);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == IoErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("listing the history in", &dir, e)),
+        };
+        let mut versions = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io("listing the history in", &dir, e))?;
+            let name = entry.file_name();
+            // Other files (an editor's backup) are not versions.
+            if let Some(serial) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".state.json"))
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                versions.push((serial, entry.path()));
             }
         }
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StateError::Corrupt {
-                stack: stack.to_owned(),
-                location: format!("{}:{}:{}", path.display(), e.line(), e.column()),
-                message: e.to_string(),
-            })
+        versions.sort_unstable();
+        Ok(versions)
     }
 
     fn read_journal(&self, stack: &str) -> Result<Vec<JournalEntry>, StateError> {
@@ -180,6 +250,7 @@ impl FileStateStore {
 
     fn write_state(&self, state: &StackState) -> Result<(), StateError> {
         check_name(&state.stack)?;
+        check_serial(state, self.stored_serial(&state.stack)?)?;
         self.ensure_dir()?;
         let path = self.state_path(&state.stack);
         let tmp = self.dir.join(format!(
@@ -208,6 +279,7 @@ impl FileStateStore {
             // has the new file in place.
             let _ = dir.sync_all();
         }
+        self.keep_version(&state.stack, state.serial)?;
         // The journal is folded into the document now: a crash before this removal leaves
         // whole-record entries whose replay gives the same state.
         self.journals().remove(&state.stack);
@@ -254,13 +326,24 @@ impl StateStore for FileStateStore {
                         since: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
                         operation: "an unreadable lock file".into(),
                     });
+                let hint = if holder_is_gone(&holder) {
+                    format!(
+                        "that process no longer runs on this host: the lock is stale. Break it with \
+                         FileStateStore::force_unlock(\"{stack}\") or by removing {}, once you are sure \
+                         no operation on the stack is running",
+                        path.display()
+                    )
+                } else {
+                    format!(
+                        "if no such process is running, break the lock with \
+                         FileStateStore::force_unlock(\"{stack}\") or by removing {}",
+                        path.display()
+                    )
+                };
                 Err(StateError::Locked {
                     stack: stack.to_owned(),
                     holder,
-                    hint: Some(format!(
-                        "if no such process is running, remove {}",
-                        path.display()
-                    )),
+                    hint: Some(hint),
                 })
             }
             Err(e) => Err(io("creating the lock", &path, e)),
@@ -328,6 +411,65 @@ impl StateStore for FileStateStore {
                 Err(e) => return Err(io("removing", &path, e)),
             }
         }
-        Ok(())
+        let history = self.history_dir(stack);
+        match fs::remove_dir_all(&history) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == IoErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("removing the history", &history, e)),
+        }
+    }
+
+    async fn history(&self, stack: &str) -> Result<Vec<StateVersion>, StateError> {
+        check_name(stack)?;
+        let mut out = Vec::new();
+        for (serial, path) in self.versions(stack)? {
+            let meta = fs::metadata(&path).map_err(|e| io("reading", &path, e))?;
+            let saved = meta
+                .modified()
+                .map(chrono::DateTime::<chrono::Utc>::from)
+                .map_err(|e| io("reading the time of", &path, e))?;
+            out.push(StateVersion {
+                serial,
+                saved,
+                bytes: meta.len(),
+                saved_by: None,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn show(&self, stack: &str, serial: u64) -> Result<Option<StackState>, StateError> {
+        check_name(stack)?;
+        read_document(
+            stack,
+            &self.history_dir(stack).join(format!("{serial}.state.json")),
+        )
+    }
+}
+
+/// Reads a state document; `None` when the file does not exist.
+fn read_document(stack: &str, path: &Path) -> Result<Option<StackState>, StateError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == IoErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("reading the state", path, e)),
+    };
+    parse_state(stack, &bytes, &|line, column| {
+        format!("{}:{line}:{column}", path.display())
+    })
+    .map(Some)
+}
+
+/// True when the lock's holder ran on this host and no process with its id runs now (a
+/// process killed with `kill -9`). A holder on another host, or any doubt, counts as alive.
+fn holder_is_gone(holder: &LockInfo) -> bool {
+    let here = gethostname::gethostname();
+    if holder.pid == 0 || here.to_string_lossy() != holder.host {
+        return false;
+    }
+    if cfg!(target_os = "linux") {
+        !Path::new("/proc").join(holder.pid.to_string()).exists()
+    } else {
+        false
     }
 }

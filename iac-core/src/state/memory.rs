@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{JournalEntry, LockInfo, StackState, StateError, StateLock, StateStore};
+use super::{JournalEntry, LockInfo, StackState, StateError, StateLock, StateStore, check_serial};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -17,7 +17,13 @@ struct Inner {
     locks: HashMap<String, LockInfo>,
 }
 
-/// Keeps states in memory; clones share the same states.
+impl Inner {
+    fn stored_serial(&self, stack: &str) -> u64 {
+        self.states.get(stack).map_or(0, |s| s.serial)
+    }
+}
+
+/// Keeps states in memory (no history); clones share the same states.
 ///
 /// Locks, saves and journals behave as in [`super::FileStateStore`], so the engine's crash
 /// and resume tests run against it.
@@ -81,6 +87,7 @@ impl StateStore for MemoryStateStore {
 
     async fn save(&self, state: &StackState) -> Result<(), StateError> {
         let mut inner = self.lock_inner();
+        check_serial(state, inner.stored_serial(&state.stack))?;
         inner.journal_lens.remove(&state.stack);
         inner.states.insert(state.stack.clone(), state.clone());
         Ok(())
@@ -88,6 +95,7 @@ impl StateStore for MemoryStateStore {
 
     async fn save_owned(&self, state: StackState) -> Result<(), StateError> {
         let mut inner = self.lock_inner();
+        check_serial(&state, inner.stored_serial(&state.stack))?;
         inner.journal_lens.remove(&state.stack);
         inner.states.insert(state.stack.clone(), state);
         Ok(())

@@ -11,12 +11,25 @@
 //!
 //! Properties stored here are redacted: any `NoEcho` parameter value inside them is replaced
 //! by a salted digest (see [`crate::params::ParamValues::redact`]).
+//!
+//! Every saved state carries a [`StackState::serial`]: a save is accepted only when it is one
+//! more than the stored serial (optimistic concurrency: a writer holding a state loaded before
+//! someone else saved gets [`StateError::Stale`] instead of overwriting their work). Stores
+//! keep earlier saves as versions ([`StateStore::history`], [`StateStore::show`]), capped.
+//!
+//! Stores: [`FileStateStore`] (a directory, for one operator or CI runner),
+//! [`MemoryStateStore`] (tests), and with the `postgres` feature `PgStateStore` (a
+//! PostgreSQL database shared by a team, with session-scoped locks).
 
 mod file;
 mod memory;
+#[cfg(feature = "postgres")]
+mod pg;
 
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
+#[cfg(feature = "postgres")]
+pub use pg::{PgStateStore, PgStateStoreBuilder, STATE_CA_ENV, STATE_URL_ENV};
 
 use std::fmt;
 use std::sync::Arc;
@@ -33,6 +46,9 @@ use crate::provider::{Attributes, ClientToken, PhysicalId, Properties};
 /// The version of the state document's layout; a newer version on disk is refused.
 pub const STATE_SCHEMA_VERSION: u32 = 1;
 
+/// How many saved versions of a stack a store keeps by default.
+pub const DEFAULT_HISTORY_LIMIT: usize = 20;
+
 /// A state's resources by logical id, in order, hashed with FxHash (logical ids are short,
 /// and every step of an apply looks its record up).
 pub type ResourceMap =
@@ -43,6 +59,10 @@ pub type ResourceMap =
 pub struct StackState {
     /// Layout version ([`STATE_SCHEMA_VERSION`]).
     pub schema_version: u32,
+    /// Which save of the stack this is: 0 for a state never saved, then one more at each
+    /// save ([`StackState::bump_serial`] before [`StateStore::save`]).
+    #[serde(default)]
+    pub serial: u64,
     /// The stack's name.
     pub stack: String,
     /// Resources by logical id.
@@ -67,6 +87,7 @@ impl StackState {
         let salt: [u8; 16] = rand::thread_rng().r#gen();
         StackState {
             schema_version: STATE_SCHEMA_VERSION,
+            serial: 0,
             stack: stack.into(),
             resources: ResourceMap::default(),
             outputs: IndexMap::new(),
@@ -74,6 +95,12 @@ impl StackState {
             secret_salt: hex::encode(salt),
             updated: Utc::now(),
         }
+    }
+
+    /// Makes this the next version of the state, to save: a store accepts it only while
+    /// the stored serial is still the one it was loaded with.
+    pub fn bump_serial(&mut self) {
+        self.serial += 1;
     }
 
     /// Applies one journal entry.
@@ -378,6 +405,29 @@ pub enum StateError {
         /// The name given.
         stack: String,
     },
+    /// A save against a state that changed since it was loaded: someone else saved the
+    /// stack in between (or the state was not loaded from this store).
+    #[error(
+        "state of stack '{stack}' is stale: this save expects the stored serial to be {expected}, found {found}; load the stack again and retry"
+    )]
+    Stale {
+        /// The stack.
+        stack: String,
+        /// The stored serial the save was built on (its own serial minus one).
+        expected: u64,
+        /// The serial stored now.
+        found: u64,
+    },
+    /// The state database failed or could not be reached.
+    #[error("{action} ({target}): {message}")]
+    Backend {
+        /// What was being done (`connecting`, `saving the state of stack 'demo'`).
+        action: String,
+        /// Where, without credentials (`postgres://iac@db:5432/iac`).
+        target: String,
+        /// What the database or the network said.
+        message: String,
+    },
     /// The state was written by a newer version of this SDK.
     #[error(
         "state of stack '{stack}' has schema version {found}; this SDK reads up to {supported}"
@@ -392,6 +442,61 @@ pub enum StateError {
     },
 }
 
+/// One saved version of a stack's state, as [`StateStore::history`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateVersion {
+    /// Its serial ([`StackState::serial`]); [`StateStore::show`] takes it.
+    pub serial: u64,
+    /// When it was saved.
+    pub saved: DateTime<Utc>,
+    /// Size of the stored document in bytes.
+    pub bytes: u64,
+    /// Who saved it (`pid 4242 on host ci-7`), where the store records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_by: Option<String>,
+}
+
+/// Parses a stored state document, naming a newer layout as such rather than as a parse
+/// error; `location` names where the document was read from, at a line and column.
+pub(crate) fn parse_state(
+    stack: &str,
+    bytes: &[u8],
+    location: &dyn Fn(usize, usize) -> String,
+) -> Result<StackState, StateError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        schema_version: u64,
+    }
+    if let Ok(probe) = serde_json::from_slice::<Probe>(bytes)
+        && probe.schema_version > u64::from(STATE_SCHEMA_VERSION)
+    {
+        return Err(StateError::UnsupportedVersion {
+            stack: stack.to_owned(),
+            found: u32::try_from(probe.schema_version).unwrap_or(u32::MAX),
+            supported: STATE_SCHEMA_VERSION,
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+        stack: stack.to_owned(),
+        location: location(e.line(), e.column()),
+        message: e.to_string(),
+    })
+}
+
+/// Checks that saving `state` over the stored serial `found` follows on from it.
+pub(crate) fn check_serial(state: &StackState, found: u64) -> Result<(), StateError> {
+    if state.serial == found + 1 {
+        Ok(())
+    } else {
+        Err(StateError::Stale {
+            stack: state.stack.clone(),
+            expected: state.serial.saturating_sub(1),
+            found,
+        })
+    }
+}
+
 /// Where stack states are kept.
 #[async_trait]
 pub trait StateStore: Send + Sync {
@@ -402,7 +507,9 @@ pub trait StateStore: Send + Sync {
     /// Loads the stack's state with its journal replayed; `None` for an unknown stack.
     async fn load(&self, stack: &str) -> Result<Option<StackState>, StateError>;
 
-    /// Writes a whole state durably and clears the stack's journal.
+    /// Writes a whole state durably, clears the stack's journal and keeps the state as a
+    /// version in the stack's history. Fails with [`StateError::Stale`] unless
+    /// `state.serial` is one more than the stored serial (0 for a stack never saved).
     async fn save(&self, state: &StackState) -> Result<(), StateError>;
 
     /// Like [`StateStore::save`], taking the state: a store that keeps states in memory
@@ -414,6 +521,19 @@ pub trait StateStore: Send + Sync {
     /// Appends journal entries durably (they are stored when this returns).
     async fn append(&self, stack: &str, entries: Vec<JournalEntry>) -> Result<(), StateError>;
 
-    /// Removes a stack's state and journal (after a complete destroy).
+    /// Removes a stack's state, journal and history (after a complete destroy).
     async fn remove(&self, stack: &str) -> Result<(), StateError>;
+
+    /// The kept versions of a stack's state, oldest first (the newest is the current
+    /// state). A store that keeps no history (the memory store) lists none.
+    async fn history(&self, stack: &str) -> Result<Vec<StateVersion>, StateError> {
+        let _ = stack;
+        Ok(Vec::new())
+    }
+
+    /// One kept version of a stack's state by serial; `None` when it is not kept.
+    async fn show(&self, stack: &str, serial: u64) -> Result<Option<StackState>, StateError> {
+        let _ = (stack, serial);
+        Ok(None)
+    }
 }

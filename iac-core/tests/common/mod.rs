@@ -7,8 +7,9 @@ use std::time::Duration;
 use iac_core::Template;
 use iac_core::engine::{Engine, Event, FailurePolicy};
 use iac_core::memory::{MemoryCloud, MemoryConfig};
+use iac_core::provider::PhysicalId;
 use iac_core::provider::{Registry, ReplaceOrder, Schema, UpdateBehavior::*};
-use iac_core::state::MemoryStateStore;
+use iac_core::state::{JournalEntry, MemoryStateStore, ResourcePhase, ResourceState};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The resource types of the test cloud.
@@ -114,4 +115,29 @@ pub fn drain(rx: &mut UnboundedReceiver<Event>) -> Vec<Event> {
         out.push(e);
     }
     out
+}
+
+/// A ready `Test::Thing` record with physical id `id`, for state store tests.
+pub fn record(id: &str) -> ResourceState {
+    ResourceState {
+        type_name: "Test::Thing".into(),
+        physical_id: Some(PhysicalId::new(id)),
+        phase: ResourcePhase::Ready,
+        properties: Default::default(),
+        attributes: Default::default(),
+        depends_on: Default::default(),
+        generation: 1,
+        deletion_policy: Default::default(),
+        pending: None,
+        deposed: vec![],
+        failure: None,
+    }
+}
+
+/// A journal entry that sets `id`'s record to a ready object `physical`.
+pub fn put(id: &str, physical: &str) -> JournalEntry {
+    JournalEntry::Put {
+        logical_id: id.into(),
+        resource: Box::new(record(physical)),
+    }
 }
