@@ -1,6 +1,31 @@
 //! OpenStack for the iac SDK.
 //!
-//! This crate will hold the Keystone v3, Nova, Neutron, Cinder and Glance clients, the
-//! `OS::*` resource handlers for the `iac-core` engine, Heat (HOT) template import, and a
-//! simulator. None of it is written yet: the crate is empty on purpose, so that nothing here
-//! pretends to work before it does.
+//! - [`config`]: the cloud from `clouds.yaml` (`OS_CLOUD`) or `OS_*` variables, read
+//!   through an injectable source; secrets never print.
+//! - [`auth`]: Keystone v3 (password, application credential, token) and the catalog.
+//! - [`client`]: the HTTP client with its token cache (re-authentication before expiry
+//!   and once on a 401), endpoint selection, microversions and lazy paginated lists.
+//! - [`services`]: Identity, Compute, Network, Image, Block Storage and Orchestration.
+//! - [`error`]: each service's error body decoded and classified for the engine.
+//!
+//! ```
+//! use iac_openstack::config::{CloudConfig, MapSource};
+//!
+//! let source = MapSource::default()
+//!     .var("OS_AUTH_URL", "http://127.0.0.1:5000/v3")
+//!     .var("OS_USERNAME", "demo")
+//!     .var("OS_PASSWORD", "demo-secret")
+//!     .var("OS_PROJECT_NAME", "demo")
+//!     .var("OS_USER_DOMAIN_NAME", "Default")
+//!     .var("OS_PROJECT_DOMAIN_NAME", "Default");
+//! let config = CloudConfig::from_source(&source).unwrap();
+//! assert!(!format!("{config:?}").contains("demo-secret"));
+//! let client = iac_openstack::client::Client::new(config).unwrap();
+//! assert_eq!(client.auth_count(), 0); // nothing is sent before the first call
+//! ```
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod services;
