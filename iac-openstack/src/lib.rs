@@ -28,4 +28,5 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod resources;
 pub mod services;
