@@ -533,7 +533,8 @@ impl Client {
                     None
                 } else {
                     let base = client.endpoint(service).await?;
-                    next_link(&body, &key).map(|link| absolute(&base, &link))
+                    next_link(&body, &key)
+                        .map(|link| absolute(&base, service.version_suffix(), &link))
                 };
                 Ok(Some((stream::iter(items.into_iter().map(Ok)), next)))
             }
@@ -565,10 +566,19 @@ fn next_link(body: &Value, key: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A link made absolute against the origin of `base` (Glance sends `/v2/images?marker=`).
-fn absolute(base: &str, link: &str) -> String {
+/// A link made absolute. Glance sends `/v2/images?marker=`, relative to its root, which
+/// may sit under a path prefix (`http://host/image`): a link that starts with the service's
+/// version path goes under the endpoint's root, as the OpenStack SDK does; another relative
+/// link goes under the origin.
+fn absolute(base: &str, suffix: Option<&str>, link: &str) -> String {
     if link.starts_with("http://") || link.starts_with("https://") {
         return link.to_owned();
+    }
+    if let Some(suffix) = suffix
+        && let Some(root) = base.strip_suffix(suffix)
+        && link.starts_with(&format!("{suffix}/"))
+    {
+        return format!("{root}{link}");
     }
     match url::Url::parse(base).and_then(|b| b.join(link)) {
         Ok(url) => url.to_string(),
@@ -640,9 +650,14 @@ mod tests {
         let glance = json!({"images": [{}], "next": "/v2/images?limit=1&marker=c"});
         let link = next_link(&glance, "images").unwrap();
         assert_eq!(
-            absolute("http://g:9292/v2", &link),
+            absolute("http://g:9292/v2", Some("/v2"), &link),
             "http://g:9292/v2/images?limit=1&marker=c"
         );
+        assert_eq!(
+            absolute("http://h/image/v2", Some("/v2"), &link),
+            "http://h/image/v2/images?limit=1&marker=c"
+        );
+        assert_eq!(absolute("http://h/x/v2", None, "/y"), "http://h/y");
         let keystone = json!({"projects": [], "links": {"next": null, "self": "x"}});
         assert_eq!(next_link(&keystone, "projects"), None);
         assert_eq!(call_path("http://h:1/v2.0/ports?x=1"), "/v2.0/ports?x=1");

@@ -30,3 +30,5 @@ pub mod config;
 pub mod error;
 pub mod resources;
 pub mod services;
+#[cfg(feature = "sim")]
+pub mod sim;
