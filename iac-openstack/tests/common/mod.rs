@@ -1,6 +1,6 @@
 //! The clouds every scenario runs against: the simulator always, and the real OpenStack
-//! services that `../shared/peers/openstack.sh` runs when its openrc is sourced
-//! (`IAC_OS_MODE` set, as `.ci/openstack.sh` does).
+//! services that `../shared/peers/openstack.sh` runs when `IAC_OS_OPENRC` names its openrc
+//! (as `.ci/openstack.sh` exports it) or the openrc is sourced (`IAC_OS_MODE` set).
 
 #![allow(dead_code)]
 
@@ -33,15 +33,46 @@ impl Target {
     }
 }
 
-/// The process environment, with `OS_CLOUD` replaced: reads the real clouds.yaml.
-struct CloudSource(&'static str);
+/// Variables from an openrc file (or the process environment), files from the disk, and
+/// `OS_CLOUD` when given.
+struct OpenrcSource {
+    vars: std::collections::BTreeMap<String, String>,
+    cloud: Option<&'static str>,
+}
 
-impl Source for CloudSource {
+impl OpenrcSource {
+    /// The `export K=V` lines of `IAC_OS_OPENRC`, or the process environment.
+    fn load(cloud: Option<&'static str>) -> Option<OpenrcSource> {
+        let vars = if let Some(path) = std::env::var_os("IAC_OS_OPENRC") {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("IAC_OS_OPENRC {}: {e}", path.to_string_lossy()));
+            text.lines()
+                .filter_map(|l| l.trim().strip_prefix("export "))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| {
+                    (
+                        k.to_owned(),
+                        v.trim_matches(|c| c == '\'' || c == '"').to_owned(),
+                    )
+                })
+                .collect()
+        } else if real_enabled() {
+            std::env::vars()
+                .filter(|(k, _)| k.starts_with("OS_") || k.starts_with("IAC_OS_"))
+                .collect()
+        } else {
+            return None;
+        };
+        Some(OpenrcSource { vars, cloud })
+    }
+}
+
+impl Source for OpenrcSource {
     fn var(&self, name: &str) -> Option<String> {
         if name == "OS_CLOUD" {
-            return Some(self.0.to_owned());
+            return self.cloud.map(str::to_owned);
         }
-        SystemSource.var(name)
+        self.vars.get(name).filter(|v| !v.is_empty()).cloned()
     }
     fn home(&self) -> Option<PathBuf> {
         SystemSource.home()
@@ -51,20 +82,24 @@ impl Source for CloudSource {
     }
 }
 
-/// True when the real services' openrc is in the environment.
+/// True when the real services' openrc is named or sourced.
 pub fn real_enabled() -> bool {
-    std::env::var("IAC_OS_MODE").is_ok_and(|m| !m.is_empty())
+    std::env::var_os("IAC_OS_OPENRC").is_some()
+        || std::env::var("IAC_OS_MODE").is_ok_and(|m| !m.is_empty())
 }
 
-/// The real services: the admin from the `OS_*` variables, the demo user from the
-/// clouds.yaml entry `iac-demo` (so both configuration paths are exercised).
+/// The real services: the admin from the openrc's `OS_*` variables, the demo user from
+/// its clouds.yaml entry `iac-demo` (so both configuration paths are exercised).
 pub fn real() -> Option<Target> {
-    if !real_enabled() {
-        eprintln!("real OpenStack: skipped (source the openrc of ../shared/peers/openstack.sh)");
+    let (Some(admin), Some(demo)) = (
+        OpenrcSource::load(None),
+        OpenrcSource::load(Some("iac-demo")),
+    ) else {
+        eprintln!("real OpenStack: skipped (set IAC_OS_OPENRC, see .ci/openstack.sh)");
         return None;
-    }
-    let admin = CloudConfig::from_env().expect("OS_* variables of the openrc");
-    let demo = CloudConfig::from_source(&CloudSource("iac-demo")).expect("clouds.yaml iac-demo");
+    };
+    let admin = CloudConfig::from_source(&admin).expect("OS_* variables of the openrc");
+    let demo = CloudConfig::from_source(&demo).expect("clouds.yaml iac-demo");
     Some(Target {
         name: "real",
         admin,
@@ -72,6 +107,11 @@ pub fn real() -> Option<Target> {
         #[cfg(feature = "sim")]
         sim: None,
     })
+}
+
+/// Whether the real services include Nova and Cinder (`openstack.sh --full`).
+pub fn real_full() -> bool {
+    OpenrcSource::load(None).is_some_and(|s| s.var("IAC_OS_MODE").as_deref() == Some("full"))
 }
 
 /// The simulator, with the same users and projects as the real services.
