@@ -1415,7 +1415,12 @@ impl<'a> Runner<'a> {
                         continue;
                     }
                     self.pollers[p].members.remove(&n);
-                    self.nodes[n].steps.pop_front();
+                    let step = self.nodes[n].steps.pop_front();
+                    if let (Some(Step::AwaitGone(target)), Readiness::Gone) = (&step, &r) {
+                        // A delete the cloud finishes asynchronously is done.
+                        self.after_delete(n, target);
+                        continue;
+                    }
                     self.on_readiness(n, r, false);
                 }
             }
