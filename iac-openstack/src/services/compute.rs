@@ -59,8 +59,12 @@ pub struct Flavor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeAttachment {
-    /// The attachment's id (the volume id in Nova's API).
-    pub id: String,
+    /// The volume id, as Nova names the attachment before microversion 2.89.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Cinder's attachment id (from microversion 2.89; `id` is gone then).
+    #[serde(default, rename = "attachment_id")]
+    pub attachment_id: Option<String>,
     /// The server.
     pub server_id: String,
     /// The volume.

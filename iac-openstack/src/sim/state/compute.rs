@@ -242,11 +242,10 @@ impl World {
                     .get("device")
                     .cloned()
                     .unwrap_or(json!("/dev/vdb"));
-                let attachment =
-                    json!({"id": vid, "serverId": server, "volumeId": vid, "device": device});
+                let attachment = json!({"attachment_id": format!("att-{vid}"), "serverId": server, "volumeId": vid, "device": device, "tag": null, "delete_on_termination": false});
                 if let Some(v) = self.find_mut("volumes", &vid) {
                     v["status"] = json!("in-use");
-                    v["attachments"] = json!([{"server_id": server, "attachment_id": vid, "volume_id": vid, "device": device}]);
+                    v["attachments"] = json!([{"server_id": server, "attachment_id": format!("att-{vid}"), "volume_id": vid, "device": device}]);
                 }
                 ok(json!({"volumeAttachment": attachment}))
             }
@@ -256,7 +255,7 @@ impl World {
                     .map(|v| v["attachments"][0]["device"].clone())
                     .unwrap_or(Value::Null);
                 ok(
-                    json!({"volumeAttachment": {"id": vid, "serverId": server, "volumeId": vid, "device": device}}),
+                    json!({"volumeAttachment": {"attachment_id": format!("att-{vid}"), "serverId": server, "volumeId": vid, "device": device, "tag": null, "delete_on_termination": false}}),
                 )
             }
             (Method::DELETE, Some(vid)) if attached(self, vid) => {
