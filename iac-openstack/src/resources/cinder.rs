@@ -269,6 +269,20 @@ impl ResourceHandler for VolumeHandler {
         match self.client.volume().get_volume(physical_id.as_str()).await {
             Err(e) if e.is_not_found() => return Ok(Deleted::Done),
             Ok(v) if v.status == "deleting" => return Ok(Deleted::InProgress),
+            // Cinder refuses to delete a volume that is creating, attaching or detaching.
+            Ok(v)
+                if v.status != "available"
+                    && !v.status.starts_with("error")
+                    && v.status != "in-use" =>
+            {
+                return Err(HandlerError::new(
+                    iac_core::provider::ErrorKind::NotReady,
+                    format!(
+                        "volume {physical_id} is {}: deleted once it settles",
+                        v.status
+                    ),
+                ));
+            }
             _ => {}
         }
         self.client

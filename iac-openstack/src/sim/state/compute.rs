@@ -80,10 +80,40 @@ impl World {
                     );
                 }
                 let mut addresses = serde_json::Map::new();
+                let mut bind = Vec::new();
                 match &s["networks"] {
                     Value::String(mode) if mode == "none" || mode == "auto" => {}
                     Value::Array(nets) => {
                         for n in nets {
+                            if let Some(port_id) = n.get("port").map(field_text) {
+                                let Some(port) = self.find_mut("ports", &port_id) else {
+                                    return error(
+                                        "compute",
+                                        StatusCode::BAD_REQUEST,
+                                        "badRequest",
+                                        &format!("Port {port_id} could not be found."),
+                                    );
+                                };
+                                if port["device_id"] != "" {
+                                    return error(
+                                        "compute",
+                                        StatusCode::CONFLICT,
+                                        "conflictingRequest",
+                                        &format!("Port {port_id} is still in use."),
+                                    );
+                                }
+                                bind.push(port_id.clone());
+                                let (net, ip) = (
+                                    field_text(&port["network_id"]),
+                                    port["fixed_ips"][0]["ip_address"].clone(),
+                                );
+                                let name = self
+                                    .find("networks", &net)
+                                    .map(|n| field_text(&n["name"]))
+                                    .unwrap_or_default();
+                                addresses.insert(name, json!([{"addr": ip, "version": 4}]));
+                                continue;
+                            }
                             let net = field_text(&n["uuid"]);
                             let Some(network) = self.find("networks", &net).cloned() else {
                                 return error(
@@ -114,6 +144,13 @@ impl World {
                     }
                 }
                 let id = self.id();
+                for port_id in bind {
+                    if let Some(port) = self.find_mut("ports", &port_id) {
+                        port["device_owner"] = json!("compute:nova");
+                        port["device_id"] = json!(id);
+                        port["status"] = json!("ACTIVE");
+                    }
+                }
                 let server = json!({"id": id, "name": s["name"], "status": "BUILD", "tenant_id": project, "flavor": {"id": flavor},
                     "image": {"id": image}, "addresses": addresses, "metadata": s.get("metadata").cloned().unwrap_or(json!({})),
                     "OS-EXT-SRV-ATTR:user_data": s.get("user_data").cloned().unwrap_or(Value::Null), "accessIPv4": "", "accessIPv6": "",
@@ -164,6 +201,13 @@ impl World {
             (Method::DELETE, ["servers", id]) => {
                 if self.remove("servers", id).is_none() {
                     return not_found("Instance", id);
+                }
+                for port in self.list_mut("ports") {
+                    if port["device_id"] == *id {
+                        port["device_id"] = json!("");
+                        port["device_owner"] = json!("");
+                        port["status"] = json!("DOWN");
+                    }
                 }
                 for v in self.list_mut("volumes") {
                     if v["attachments"]
