@@ -633,6 +633,11 @@ impl NeutronHandler {
         }
         for mut rule in wanted {
             let key = rule_key(&rule);
+            // On create, Heat keeps the default egress rules Neutron made but does not add
+            // them when Neutron made none (a deployment without default rule templates).
+            if old.is_none() && old_keys.contains(&key) {
+                continue;
+            }
             if !have.insert(key) {
                 continue;
             }
