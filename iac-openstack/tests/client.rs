@@ -419,6 +419,34 @@ async fn glance_image_upload_and_download() {
         demo.image().delete_image(&image.id).await.unwrap();
         let e = demo.image().get_image(&image.id).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound, "{}: {e}", t.name);
+
+        // The interoperable import flow: stage, then glance-direct.
+        let staged = demo
+            .image()
+            .create_image(fields([
+                ("name", json!(unique("staged"))),
+                ("disk_format", json!("raw")),
+                ("container_format", json!("bare")),
+            ]))
+            .await
+            .unwrap();
+        demo.image()
+            .import_image(&staged.id, data[..4096].to_vec())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        let active = demo
+            .image()
+            .wait_image_active(
+                &staged.id,
+                Wait {
+                    interval: Duration::from_millis(200),
+                    timeout: Duration::from_secs(60),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        assert_eq!(active.size, Some(4096), "{}", t.name);
+        demo.image().delete_image(&staged.id).await.unwrap();
     }
 }
 
