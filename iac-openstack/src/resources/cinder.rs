@@ -2,11 +2,9 @@
 //! (one paginated `GET /volumes/detail`); an attachment is ready when the volume is
 //! `in-use`, and it exists as long as Nova has it.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use iac_core::provider::{
     Attributes, CreateRequest, Created, Deleted, HandlerError, PhysicalId, PollTarget, Properties,
     Readiness, ResourceHandler, Schema,
@@ -15,7 +13,7 @@ use iac_core::provider::{
 };
 use serde_json::{Value, json};
 
-use super::{api, integer, map, required, resolve, text};
+use super::{api, found, integer, map, poll_listed, required, resolve, text};
 use crate::client::{Client, Service};
 use crate::services::Fields;
 use crate::services::volume::Volume;
@@ -182,11 +180,10 @@ impl ResourceHandler for VolumeHandler {
         physical_id: &PhysicalId,
         _: &Properties,
     ) -> Result<Readiness, HandlerError> {
-        match self.client.volume().get_volume(physical_id.as_str()).await {
-            Ok(v) => Ok(volume_readiness(v)),
-            Err(e) if e.is_not_found() => Ok(Readiness::Gone),
-            Err(e) => Err(api(e)),
-        }
+        found(
+            self.client.volume().get_volume(physical_id.as_str()).await,
+            volume_readiness,
+        )
     }
 
     async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<Readiness>, HandlerError> {
@@ -196,22 +193,8 @@ impl ResourceHandler for VolumeHandler {
                     .await?,
             ]);
         }
-        let mut volumes: HashMap<String, Volume> = self
-            .client
-            .volume()
-            .list_volumes(&[("limit", "1000")])
-            .map_ok(|v| (v.id.clone(), v))
-            .try_collect()
-            .await
-            .map_err(api)?;
-        Ok(targets
-            .iter()
-            .map(|t| {
-                volumes
-                    .remove(t.physical_id.as_str())
-                    .map_or(Readiness::Gone, volume_readiness)
-            })
-            .collect())
+        let volumes = self.client.volume().list_volumes(&[("limit", "1000")]);
+        poll_listed(targets, volumes, |v: &Volume| &v.id, volume_readiness).await
     }
 
     fn poll_batch_size(&self) -> usize {

@@ -13,7 +13,7 @@ use iac_core::provider::{
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{api, boolean, integer, required, string_list, text};
+use super::{api, boolean, found, integer, required, string_list, text};
 use crate::client::{Body, Client, Service};
 use crate::services::Fields;
 use crate::services::image::Image;
@@ -145,11 +145,10 @@ impl ResourceHandler for WebImageHandler {
         physical_id: &PhysicalId,
         _: &Properties,
     ) -> Result<Readiness, HandlerError> {
-        match self.client.image().get_image(physical_id.as_str()).await {
-            Ok(image) => Ok(image_readiness(image)),
-            Err(e) if e.is_not_found() => Ok(Readiness::Gone),
-            Err(e) => Err(api(e)),
-        }
+        found(
+            self.client.image().get_image(physical_id.as_str()).await,
+            image_readiness,
+        )
     }
 
     async fn update(

@@ -9,7 +9,7 @@ use iac_core::provider::{
 };
 use serde_json::{Value, json};
 
-use super::{api, boolean, string_list, text};
+use super::{api, boolean, found, string_list, text};
 use crate::client::Client;
 use crate::services::Fields;
 use crate::services::identity::Project;
@@ -116,16 +116,13 @@ impl ResourceHandler for ProjectHandler {
         physical_id: &PhysicalId,
         _: &Properties,
     ) -> Result<Readiness, HandlerError> {
-        match self
-            .client
-            .identity()
-            .get_project(physical_id.as_str())
-            .await
-        {
-            Ok(p) => Ok(project_readiness(p)),
-            Err(e) if e.is_not_found() => Ok(Readiness::Gone),
-            Err(e) => Err(api(e)),
-        }
+        found(
+            self.client
+                .identity()
+                .get_project(physical_id.as_str())
+                .await,
+            project_readiness,
+        )
     }
 
     async fn update(

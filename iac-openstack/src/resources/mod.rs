@@ -190,6 +190,41 @@ where
     }
 }
 
+/// The readiness of an object read by id: `Gone` when the service says it does not exist.
+pub(crate) fn found<T>(
+    read: Result<T, ApiError>,
+    readiness: impl FnOnce(T) -> iac_core::provider::Readiness,
+) -> Result<iac_core::provider::Readiness, HandlerError> {
+    match read {
+        Ok(object) => Ok(readiness(object)),
+        Err(e) if e.is_not_found() => Ok(iac_core::provider::Readiness::Gone),
+        Err(e) => Err(api(e)),
+    }
+}
+
+/// The readiness of many objects from one listing: the objects of `list` matched to the
+/// targets by id; a target that is not listed is gone.
+pub(crate) async fn poll_listed<T>(
+    targets: &[iac_core::provider::PollTarget<'_>],
+    list: futures::stream::BoxStream<'static, Result<T, ApiError>>,
+    id: fn(&T) -> &str,
+    readiness: fn(T) -> iac_core::provider::Readiness,
+) -> Result<Vec<iac_core::provider::Readiness>, HandlerError> {
+    let mut listed: std::collections::HashMap<String, T> = list
+        .map_ok(|o| (id(&o).to_owned(), o))
+        .try_collect()
+        .await
+        .map_err(api)?;
+    Ok(targets
+        .iter()
+        .map(|t| {
+            listed
+                .remove(t.physical_id.as_str())
+                .map_or(iac_core::provider::Readiness::Gone, readiness)
+        })
+        .collect())
+}
+
 /// Builds attribute maps.
 pub(crate) fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Attributes {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()

@@ -2,7 +2,6 @@
 //! security groups. Creation answers `Pending`; readiness is polled for many servers with
 //! one paginated `GET /servers/detail` instead of one read per server.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,7 +14,7 @@ use iac_core::provider::{
 };
 use serde_json::{Value, json};
 
-use super::{api, map, resolve, string_list, text};
+use super::{api, found, map, poll_listed, resolve, string_list, text};
 use crate::client::{Client, Service};
 use crate::services::Fields;
 use crate::services::compute::{Server, server_fault};
@@ -308,11 +307,10 @@ impl ResourceHandler for ServerHandler {
         physical_id: &PhysicalId,
         _: &Properties,
     ) -> Result<Readiness, HandlerError> {
-        match self.client.compute().get_server(physical_id.as_str()).await {
-            Ok(server) => Ok(readiness(server)),
-            Err(e) if e.is_not_found() => Ok(Readiness::Gone),
-            Err(e) => Err(api(e)),
-        }
+        found(
+            self.client.compute().get_server(physical_id.as_str()).await,
+            readiness,
+        )
     }
 
     async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<Readiness>, HandlerError> {
@@ -322,22 +320,8 @@ impl ResourceHandler for ServerHandler {
                     .await?,
             ]);
         }
-        let mut servers: HashMap<String, Server> = self
-            .client
-            .compute()
-            .list_servers(&[("limit", "1000")])
-            .map_ok(|s| (s.id.clone(), s))
-            .try_collect()
-            .await
-            .map_err(api)?;
-        Ok(targets
-            .iter()
-            .map(|t| {
-                servers
-                    .remove(t.physical_id.as_str())
-                    .map_or(Readiness::Gone, readiness)
-            })
-            .collect())
+        let servers = self.client.compute().list_servers(&[("limit", "1000")]);
+        poll_listed(targets, servers, |s: &Server| &s.id, readiness).await
     }
 
     fn poll_batch_size(&self) -> usize {

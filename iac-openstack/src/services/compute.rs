@@ -124,7 +124,7 @@ impl ComputeApi<'_> {
                 json!(base64::engine::general_purpose::STANDARD.encode(data)),
             );
         }
-        let created: Value = self
+        let created: super::NewId = self
             .client
             .call(
                 Service::Compute,
@@ -134,18 +134,7 @@ impl ComputeApi<'_> {
                 Some("server"),
             )
             .await?;
-        created
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                ApiError::local(
-                    "compute",
-                    "POST /servers",
-                    "Decode",
-                    "no server id in the answer",
-                )
-            })
+        Ok(created.id)
     }
 
     /// Changes a server's name or metadata-free fields (`name`, `description`).

@@ -33,6 +33,12 @@ pub fn fields<const N: usize>(pairs: [(&str, serde_json::Value); N]) -> Fields {
         .collect()
 }
 
+/// An answer of which only the new object's id matters.
+#[derive(serde::Deserialize)]
+pub(crate) struct NewId {
+    pub(crate) id: String,
+}
+
 /// How a `wait_*` call polls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wait {

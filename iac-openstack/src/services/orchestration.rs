@@ -108,7 +108,7 @@ impl OrchestrationApi<'_> {
         parameters: Fields,
     ) -> Result<String, ApiError> {
         let body = json!({ "stack_name": name, "template": template, "parameters": parameters, "disable_rollback": true });
-        let created: Value = self
+        let created: super::NewId = self
             .client
             .call(
                 Service::Orchestration,
@@ -118,18 +118,7 @@ impl OrchestrationApi<'_> {
                 Some("stack"),
             )
             .await?;
-        created
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                ApiError::local(
-                    "orchestration",
-                    "POST /stacks",
-                    "Decode",
-                    "no stack id in the answer",
-                )
-            })
+        Ok(created.id)
     }
 
     /// Reads a stack by `name/id`, or by name or id alone (Heat redirects).
