@@ -7,7 +7,7 @@
 #     of CI's environment, so the examples keep running on the simulator);
 #   - stops the services when CI exits.
 # IAC_PEERS=0 skips it (the tests then run on the simulator only).
-# Cost (2 cores, shared): light cold 118 s (pip 63 s), warm (venv kept) 27 s, already running 1 s;
+# Cost (2 cores, shared): light cold 118 s (pip 63 s), warm (venv kept) 15-27 s, already running 1 s;
 # stop 4 s.
 if [ "${IAC_PEERS:-1}" = 1 ]; then
   os_peers="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../shared/peers" && pwd)"
