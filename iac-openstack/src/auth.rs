@@ -313,10 +313,15 @@ mod tests {
                 {"interface": "internal", "region_id": "RegionOne", "url": "http://n1-int"},
                 {"interface": "public", "region_id": "RegionTwo", "url": "http://n2"}]}
         ]}});
-        let t = Token::parse("tok", &body.to_string()).unwrap();
+        let t = Token::parse("gAAAAA-subject-token-42", &body.to_string()).unwrap();
         assert_eq!(t.expires_at.to_rfc3339(), "2026-11-22T12:57:46+00:00");
         assert_eq!(t.roles, ["member"]);
-        assert!(!format!("{t:?}").contains("tok\""));
+        let shown = format!("{t:?}");
+        assert!(
+            !shown.contains("subject-token-42") && shown.contains("***"),
+            "{shown}"
+        );
+        assert_eq!(t.value.expose(), "gAAAAA-subject-token-42");
         let c = &t.catalog;
         assert_eq!(
             c.endpoint(&["network"], Interface::Public, Some("RegionTwo")),

@@ -257,3 +257,94 @@ async fn throttling_carries_retry_after_and_microversions_are_negotiated() {
         .await
         .unwrap();
 }
+
+// The client's own waits, for programs that use it without the engine (paused time: the
+// polls pass at once).
+#[tokio::test(start_paused = true)]
+async fn client_waits_for_servers_and_volumes() {
+    let t = sim().await;
+    let options = ClientOptions {
+        pool_connections: false,
+        ..ClientOptions::default()
+    };
+    let client = Client::with_options(t.admin.clone(), options).unwrap();
+    let image = client
+        .image()
+        .create_image(fields([
+            ("name", json!("boot")),
+            ("disk_format", json!("raw")),
+            ("container_format", json!("bare")),
+        ]))
+        .await
+        .unwrap();
+    client
+        .image()
+        .upload_image(&image.id, vec![0; 512])
+        .await
+        .unwrap();
+    let wait = iac_openstack::services::Wait::default();
+    let server = client
+        .compute()
+        .create_server(
+            fields([
+                ("name", json!("w")),
+                ("flavorRef", json!("1")),
+                ("imageRef", json!(image.id)),
+                ("networks", json!("none")),
+            ]),
+            Some(USER_DATA),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        client.compute().get_server(&server).await.unwrap().status,
+        "BUILD"
+    );
+    assert_eq!(
+        client
+            .compute()
+            .wait_server_active(&server, wait)
+            .await
+            .unwrap()
+            .status,
+        "ACTIVE"
+    );
+    let volume = client
+        .volume()
+        .create_volume(fields([("size", json!(2))]))
+        .await
+        .unwrap();
+    assert_eq!(volume.status, "creating");
+    let ready = client
+        .volume()
+        .wait_volume_status(&volume.id, "available", wait)
+        .await
+        .unwrap();
+    assert_eq!(ready.size, 2);
+    client.volume().extend_volume(&volume.id, 3).await.unwrap();
+    assert_eq!(
+        client.volume().get_volume(&volume.id).await.unwrap().size,
+        3
+    );
+    // A status that never comes: the wait gives up and says what it saw.
+    let short = iac_openstack::services::Wait {
+        interval: std::time::Duration::from_secs(1),
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let e = client
+        .volume()
+        .wait_volume_status(&volume.id, "in-use", short)
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("still available after 5 s"), "{e}");
+    client.compute().delete_server(&server).await.unwrap();
+    client.volume().delete_volume(&volume.id).await.unwrap();
+    assert!(
+        client
+            .compute()
+            .get_server(&server)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
