@@ -18,6 +18,9 @@ use crate::client::{Client, Service};
 use crate::services::Fields;
 use crate::services::volume::Volume;
 
+/// The metadata key that holds the engine's client token of a volume.
+pub const CLIENT_TOKEN_KEY: &str = "iac:client-token";
+
 /// `OS::Cinder::Volume`.
 pub struct VolumeHandler {
     client: Client,
@@ -126,6 +129,23 @@ impl ResourceHandler for VolumeHandler {
                 "property size must be at least 1 (GiB), not {size}"
             )));
         }
+        // The engine's token is kept in the volume's metadata: a create sent again after a
+        // failure or a crash finds the volume the first one made.
+        let token = request.client_token.as_str();
+        let filter = json!({ CLIENT_TOKEN_KEY: token }).to_string();
+        let mut made = self
+            .client
+            .volume()
+            .list_volumes(&[("metadata", filter.as_str())]);
+        if let Some(existing) = futures::TryStreamExt::try_next(&mut made)
+            .await
+            .map_err(api)?
+        {
+            return Ok(Created {
+                physical_id: PhysicalId::new(&existing.id),
+                readiness: volume_readiness(existing),
+            });
+        }
         let mut body = Fields::new();
         if let Some(size) = size {
             body.insert("size".into(), json!(size));
@@ -159,10 +179,9 @@ impl ResourceHandler for VolumeHandler {
         if let Some(m) = props.get("multiattach").filter(|v| !v.is_null()) {
             body.insert("multiattach".into(), m.clone());
         }
-        let metadata = map(props, "metadata")?;
-        if !metadata.is_empty() {
-            body.insert("metadata".into(), Value::Object(metadata));
-        }
+        let mut metadata = map(props, "metadata")?;
+        metadata.insert(CLIENT_TOKEN_KEY.into(), json!(token));
+        body.insert("metadata".into(), Value::Object(metadata));
         let volume = self
             .client
             .volume()

@@ -8,9 +8,14 @@
 //! object accept a name or an id, as Heat does (`network: private`); a name must match
 //! exactly one object.
 //!
-//! OpenStack has no client tokens: a create that failed after the cloud acted, and is
-//! retried, may make a second object. The engine only retries creates on errors that say
-//! the cloud did nothing (throttling, a refused connection) or on 5xx; see the report.
+//! OpenStack has no client tokens, so the engine's token is kept on the object: Neutron
+//! objects get it as a tag (set right after the create: Neutron takes no tags in a POST),
+//! servers as a Nova tag (its first 60 characters), volumes in their metadata
+//! ([`CLIENT_TOKEN_KEY`]). A create sent again after a failure or a crash first looks for
+//! that token and returns what the first call made. A security group rule is its own
+//! identity: Neutron refuses a second one and names the first. A crash between a Neutron
+//! create and its tagging can still leave a second object on resume; projects, images and
+//! router interfaces (which Neutron refuses twice) carry no token.
 //!
 //! [`registry`] gives every handler of this crate.
 
@@ -29,7 +34,7 @@ use serde_json::Value;
 use crate::client::Client;
 use crate::error::ApiError;
 
-pub use cinder::{VolumeAttachmentHandler, VolumeHandler};
+pub use cinder::{CLIENT_TOKEN_KEY, VolumeAttachmentHandler, VolumeHandler};
 pub use glance::WebImageHandler;
 pub use keystone::ProjectHandler;
 pub use neutron::{NeutronHandler, NeutronKind};

@@ -14,8 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use iac_core::provider::{
-    Attributes, CreateRequest, Created, Deleted, HandlerError, PhysicalId, Properties, Readiness,
-    ResourceHandler, Schema,
+    Attributes, ClientToken, CreateRequest, Created, Deleted, HandlerError, PhysicalId, Properties,
+    Readiness, ResourceHandler, Schema,
     UpdateBehavior::{self, ForcesReplacement as F, Mutable as M},
     Updated,
 };
@@ -530,6 +530,45 @@ impl NeutronHandler {
         Ok(body)
     }
 
+    /// A rule is its own identity (rules take no tags): a rule sent again is refused with
+    /// `SecurityGroupRuleExists ... Rule id is <id>.`, which names the rule the first made.
+    async fn create_rule(&self, body: Fields) -> Result<Created, HandlerError> {
+        let id = match self.client.network().create_security_group_rule(body).await {
+            Ok(rule) => rule.id,
+            Err(e) if e.code == "SecurityGroupRuleExists" => e
+                .message
+                .split("Rule id is ")
+                .nth(1)
+                .map(|rest| rest.trim_end_matches('.').trim().to_owned())
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| api(e.clone()))?,
+            Err(e) => return Err(api(e)),
+        };
+        let readiness = self.read(&PhysicalId::new(&id), &Properties::new()).await?;
+        Ok(Created {
+            physical_id: PhysicalId::new(id),
+            readiness,
+        })
+    }
+
+    /// Replaces an object's tags (`PUT /<collection>/<id>/tags`).
+    async fn set_tags(
+        &self,
+        collection: &str,
+        id: &str,
+        tags: Vec<String>,
+    ) -> Result<(), crate::error::ApiError> {
+        self.client
+            .send(
+                Service::Network,
+                Method::PUT,
+                &format!("/{collection}/{id}/tags"),
+                Body::Json(json!({ "tags": tags })),
+            )
+            .await
+            .map(drop)
+    }
+
     async fn get(&self, id: &str) -> Result<Option<Value>, HandlerError> {
         let (key, collection) = self.kind.api();
         match self
@@ -839,9 +878,41 @@ impl ResourceHandler for NeutronHandler {
         if self.kind == NeutronKind::RouterInterface {
             return self.create_interface(props).await;
         }
-        let name = format!("{}-{}", request.stack, request.logical_id);
-        let body = self.body(props, Some(&name)).await?;
         let (key, collection) = self.kind.api();
+        let name = format!("{}-{}", request.stack, request.logical_id);
+        let mut body = self.body(props, Some(&name)).await?;
+        // The engine's token is a tag of the object: a create sent again after a failure or
+        // a crash finds what the first one made instead of making a second.
+        let token = request.client_token.as_str();
+        if self.kind == NeutronKind::SecurityGroupRule {
+            return self.create_rule(body).await;
+        }
+        let mut made = self.client.list::<Value>(
+            Service::Network,
+            &format!("/{collection}"),
+            &collection.replace('-', "_"),
+            &[("tags", token)],
+        );
+        if let Some(existing) = made.next().await {
+            let existing = existing.map_err(api)?;
+            let id = existing
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let readiness = if self.kind == NeutronKind::SecurityGroup {
+                self.sync_rules(&existing, None, props).await?;
+                self.read(&PhysicalId::new(&id), props).await?
+            } else {
+                self.readiness(existing)
+            };
+            return Ok(Created {
+                physical_id: PhysicalId::new(id),
+                readiness,
+            });
+        }
+
+        body.remove("tags");
         let created: Value = self
             .client
             .call(
@@ -858,6 +929,14 @@ impl ResourceHandler for NeutronHandler {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        // Neutron takes no tags in a POST (observed: "Attribute 'tags' not allowed"), so
+        // they follow at once. Should that fail, the object stays and is used: an error
+        // would make the engine create again.
+        let mut tags = string_list(props, "tags")?;
+        tags.push(token.to_owned());
+        if let Err(e) = self.set_tags(collection, &id, tags).await {
+            tracing::warn!(%e, id, "could not tag the new object with its client token");
+        }
         let readiness = if self.kind == NeutronKind::SecurityGroup {
             self.sync_rules(&created, None, props).await?;
             self.read(&PhysicalId::new(&id), props).await?
@@ -895,6 +974,23 @@ impl ResourceHandler for NeutronHandler {
                 HandlerError::not_found(format!("security group {physical_id} is gone"))
             })?;
             self.sync_rules(&group, Some(old), new).await?;
+        }
+        if old.get("tags") != new.get("tags") && self.kind != NeutronKind::RouterInterface {
+            // The user's tags change; the engine's client-token tag stays.
+            let current = self.get(physical_id.as_str()).await?.unwrap_or(Value::Null);
+            let mut tags: Vec<String> = current["tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|t| ClientToken::parse(t).is_some_and(|_| t.starts_with("iac-")))
+                .map(str::to_owned)
+                .collect();
+            tags.extend(string_list(new, "tags")?);
+            let (_, collection) = self.kind.api();
+            self.set_tags(collection, physical_id.as_str(), tags)
+                .await
+                .map_err(api)?;
         }
         let mutable: Vec<&str> = self
             .kind

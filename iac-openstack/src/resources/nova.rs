@@ -287,7 +287,22 @@ impl ResourceHandler for ServerHandler {
 
     async fn create(&self, request: CreateRequest<'_>) -> Result<Created, HandlerError> {
         let name = format!("{}-{}", request.stack, request.logical_id);
-        let (body, user_data) = self.body(request.properties, &name).await?;
+        let (mut body, user_data) = self.body(request.properties, &name).await?;
+        // The engine's token tags the server (Nova's tags hold 60 characters): a create sent
+        // again after a failure or a crash finds the server the first one made.
+        let tag: String = request.client_token.as_str().chars().take(60).collect();
+        let mut made = self
+            .client
+            .compute()
+            .list_servers(&[("tags", tag.as_str())]);
+        if let Some(existing) = made.try_next().await.map_err(api)? {
+            return Ok(Created {
+                physical_id: PhysicalId::new(&existing.id),
+                readiness: readiness(existing),
+            });
+        }
+
+        body.insert("tags".into(), json!([tag]));
         let id = self
             .client
             .compute()

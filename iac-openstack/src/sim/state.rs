@@ -140,6 +140,22 @@ fn host(cidr: &str, n: u32) -> Option<String> {
     Some(std::net::Ipv4Addr::from(base + n).to_string())
 }
 
+/// Whether an object passes one list filter: a field equal to the value, a list field
+/// (`tags`) holding it, or (Cinder) `metadata` holding every pair of a JSON object.
+fn matches_filter(o: &Value, key: &str, value: &str) -> bool {
+    if key == "metadata"
+        && let Ok(Value::Object(wanted)) = serde_json::from_str::<Value>(value)
+    {
+        return wanted.iter().all(|(k, v)| o["metadata"].get(k) == Some(v));
+    }
+    let path = format!("/{}", key.replace('.', "/"));
+    match o.pointer(&path) {
+        Some(Value::Array(items)) => items.iter().any(|i| field_text(i) == value),
+        Some(field) => field_text(field) == value,
+        None => false,
+    }
+}
+
 impl World {
     pub(super) fn new(config: SimConfig, base: String) -> World {
         let mut w = World {
@@ -548,12 +564,7 @@ impl World {
             .collect();
         let mut items: Vec<Value> = items
             .into_iter()
-            .filter(|o| {
-                filters.iter().all(|(k, v)| {
-                    let path = format!("/{}", k.replace('.', "/"));
-                    o.pointer(&path).map(field_text).as_deref() == Some(v.as_str())
-                })
-            })
+            .filter(|o| filters.iter().all(|(k, v)| matches_filter(o, k, v)))
             .collect();
         if let Some(marker) = get("marker")
             && let Some(at) = items.iter().position(|o| o["id"] == marker.as_str())

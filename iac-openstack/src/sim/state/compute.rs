@@ -154,7 +154,7 @@ impl World {
                 let server = json!({"id": id, "name": s["name"], "status": "BUILD", "tenant_id": project, "flavor": {"id": flavor},
                     "image": {"id": image}, "addresses": addresses, "metadata": s.get("metadata").cloned().unwrap_or(json!({})),
                     "OS-EXT-SRV-ATTR:user_data": s.get("user_data").cloned().unwrap_or(Value::Null), "accessIPv4": "", "accessIPv6": "",
-                    "OS-EXT-SRV-ATTR:instance_name": format!("instance-{:08x}", self.next_id), "os-extended-volumes:volumes_attached": []});
+                    "OS-EXT-SRV-ATTR:instance_name": format!("instance-{:08x}", self.next_id), "os-extended-volumes:volumes_attached": [], "tags": s.get("tags").cloned().unwrap_or(json!([]))});
                 self.settling.insert(id.clone(), self.config.build_reads);
                 self.list_mut("servers").push(server);
                 status(

@@ -124,7 +124,22 @@ impl World {
                 let Some(fields) = body.get(key).and_then(Value::as_object).cloned() else {
                     return bad(&format!("Resource body required: {key}"));
                 };
+                if fields.contains_key("tags") {
+                    // What the real Neutron answered (ml2, tag-creation listed).
+                    return bad("Attribute 'tags' not allowed in POST");
+                }
                 self.neutron_create(store, key, fields, project)
+            }
+            (Method::PUT, [path, id, "tags"]) => {
+                let Some((_, _, what, store)) = kind(path) else {
+                    return bad("unknown collection");
+                };
+                let Some(o) = self.find_mut(store, id) else {
+                    return not_found(what, id);
+                };
+                o["tags"] = body.get("tags").cloned().unwrap_or(json!([]));
+                let tags = o["tags"].clone();
+                ok(json!({ "tags": tags }))
             }
             (Method::PUT, [path, id]) => {
                 let Some((_, key, what, store)) = kind(path) else {
