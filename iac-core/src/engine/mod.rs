@@ -495,11 +495,7 @@ impl Engine {
                     "the stack's state was removed since the plan was made",
                 ));
             }
-            None => {
-                let state = StackState::new(&stack);
-                self.inner.store.save(&state).await?;
-                state
-            }
+            None => self.first_state(&stack).await?,
         };
         run::apply(&self.inner, &source.prepared, state, options).await
     }
@@ -516,16 +512,18 @@ impl Engine {
         let _lock = self.inner.store.lock(&input.name, "apply").await?;
         let state = match self.inner.store.load(&input.name).await? {
             Some(state) => state,
-            None => {
-                // A new stack's state is saved before its journal starts, so that its salt
-                // (for the digests of secrets) survives a crash.
-                let mut state = StackState::new(&input.name);
-                state.bump_serial();
-                self.inner.store.save(&state).await?;
-                state
-            }
+            None => self.first_state(&input.name).await?,
         };
         run::apply(&self.inner, &prepared, state, options).await
+    }
+
+    /// A new stack's state, saved before its journal starts so that its salt (for the
+    /// digests of secrets) survives a crash.
+    async fn first_state(&self, stack: &str) -> Result<StackState, EngineError> {
+        let mut state = StackState::new(stack);
+        state.bump_serial();
+        self.inner.store.save(&state).await?;
+        Ok(state)
     }
 
     /// Finishes an interrupted apply of the template recorded in the state. Parameters must

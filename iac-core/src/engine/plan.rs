@@ -118,12 +118,13 @@ pub(crate) struct PlanSource {
     pub(crate) state: Option<u64>,
 }
 
-/// A digest of what a plan depends on in a state: when it was saved and, per resource,
+/// A digest of what a plan depends on in a state: its serial, when it was saved and, per resource,
 /// its id, object, generation, phase and unfinished operation (a journal replayed after a
 /// crash changes these without a new save time).
 pub(crate) fn state_fingerprint(state: &crate::state::StackState) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
+    state.serial.hash(&mut h);
     state.updated.hash(&mut h);
     state.resources.len().hash(&mut h);
     for (id, r) in &state.resources {
