@@ -417,6 +417,12 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_plan_with_its_basis_can_cross_threads() {
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<Plan>();
+    }
+
     fn schema() -> Schema {
         Schema::new("T::X")
             .with_property("Name", false, UpdateBehavior::Mutable)
