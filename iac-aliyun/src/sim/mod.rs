@@ -149,7 +149,8 @@ impl Default for Delays {
 }
 
 /// Faults injected into every request that passed the signature checks, in this order:
-/// quota, server errors, dropped connections, the action, lost responses, latency.
+/// refusals, quota, throttling, server errors, dropped connections, the action, lost
+/// responses, latency.
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     /// Seed of the random generator that decides which requests fail.
@@ -165,7 +166,61 @@ pub struct Faults {
     /// Calls per second allowed, per action name; above it HTTP 400 `Throttling.User` and
     /// the action is not performed. The window is one second of tokio time.
     pub quota_per_second: HashMap<String, u32>,
+    /// Share of requests answered HTTP 400 `Throttling.User`, not performed, whatever the
+    /// quotas.
+    pub throttle_rate: f64,
+    /// Permanent failures: calls of an action refused with a fixed error, not performed.
+    pub refusals: Vec<Refusal>,
 }
+
+/// A permanent failure injected into one action: every call of `action` after the first
+/// `after` ones (counted as [`Simulator::calls`] counts them, so since the start or the last
+/// [`Simulator::reset_counts`]) is answered with `http_status` and `code` and not performed.
+/// It stands for what no retry can fix: a quota, a permission the key lacks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The action refused (`RunInstances`, `DeleteVSwitch`, `PutBucket`).
+    pub action: String,
+    /// Calls of the action that still go through before the refusals start.
+    pub after: u64,
+    /// The HTTP status answered.
+    pub http_status: u16,
+    /// The error code answered (`QuotaExceeded.Instance`, `Forbidden.RAM`).
+    pub code: String,
+}
+
+impl Refusal {
+    /// Refuses every call of `action` after the first `after` with `http_status` and `code`.
+    pub fn new(
+        action: impl Into<String>,
+        after: u64,
+        http_status: u16,
+        code: impl Into<String>,
+    ) -> Self {
+        Refusal {
+            action: action.into(),
+            after,
+            http_status,
+            code: code.into(),
+        }
+    }
+}
+
+/// One request that reached an action, as a [`Simulator::on_request`] hook sees it: called
+/// after the action was performed (and the cloud saved) and before the answer is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimRequest {
+    /// The action (`RunInstances`, `PutBucket`).
+    pub action: String,
+    /// 1 for the first request that reached an action since the simulator started, then 2...
+    pub seq: u64,
+    /// True when the action was performed and succeeded (the cloud may have changed);
+    /// false when a fault or an error answered it.
+    pub performed: bool,
+}
+
+/// A function called for every request that reached an action; see [`Simulator::on_request`].
+pub type RequestHook = Arc<dyn Fn(&SimRequest) + Send + Sync>;
 
 /// A VPC, as the API shows it now.
 #[derive(Clone, Debug, Serialize)]
@@ -406,12 +461,14 @@ pub struct InjectedFaults {
     pub dropped: u64,
     /// Connections dropped after the action was done ("timeout after success").
     pub lost_answers: u64,
+    /// Calls refused by a [`Refusal`].
+    pub refused: u64,
 }
 
 impl InjectedFaults {
     /// All of them.
     pub fn total(&self) -> u64 {
-        self.throttled + self.server_errors + self.dropped + self.lost_answers
+        self.throttled + self.server_errors + self.dropped + self.lost_answers + self.refused
     }
 }
 
@@ -471,6 +528,10 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Set when the simulator stops: connections still open get dropped.
     closed: AtomicBool,
+    /// Called for every request that reached an action ([`Simulator::on_request`]).
+    hook: Mutex<Option<RequestHook>>,
+    /// Requests that reached an action since the start.
+    seq: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -482,6 +543,13 @@ impl Shared {
     /// True once the simulator was shut down or dropped.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
+    }
+
+    /// The next request number and the hook to tell, if any.
+    pub(crate) fn next_request(&self) -> (u64, Option<RequestHook>) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        (seq, hook)
     }
 }
 
@@ -520,6 +588,8 @@ impl Simulator {
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             closed: AtomicBool::new(false),
+            hook: Mutex::new(None),
+            seq: std::sync::atomic::AtomicU64::new(0),
         });
         let app = wire::router(shared.clone());
         let task = tokio::spawn(async move {
@@ -557,6 +627,15 @@ impl Simulator {
         state.rng = StdRng::seed_from_u64(faults.seed);
         state.quota_windows.clear();
         state.faults = faults;
+    }
+
+    /// Calls `hook` for every request that reaches an action (its signature checked), after
+    /// the action was performed and the cloud saved, before the answer is written; `None`
+    /// removes it. The hook runs on the server's task and must not block for long: it is
+    /// how a test stops a client at an exact point, such as right after a create the client
+    /// has not yet heard about.
+    pub fn on_request(&self, hook: Option<RequestHook>) {
+        *self.shared.hook.lock().unwrap_or_else(|e| e.into_inner()) = hook;
     }
 
     /// Replaces the delays for objects created (or listeners started) from now on.

@@ -71,6 +71,7 @@ impl Call {
 
 /// What the faults decided before the action.
 enum Before {
+    Refuse(CloudError),
     Throttle,
     ServerError,
     Drop,
@@ -112,6 +113,7 @@ async fn handle(
         *state.calls.entry(action.clone()).or_insert(0) += 1;
         let before = before_action(&mut state, &action);
         match before {
+            Before::Refuse(_) => state.injected.refused += 1,
             Before::Throttle => state.injected.throttled += 1,
             Before::ServerError => state.injected.server_errors += 1,
             Before::Drop => state.injected.dropped += 1,
@@ -119,7 +121,10 @@ async fn handle(
         }
         (before, state.faults.latency)
     };
+    let (seq, hook) = shared.next_request();
+    let mut performed = false;
     let response = match before {
+        Before::Refuse(err) => error_response(is_oss, &method, &err, &request_id),
         Before::Throttle => error_response(
             is_oss,
             &method,
@@ -143,7 +148,6 @@ async fn handle(
         Before::Drop => dropped(),
         Before::Perform => {
             let mut state = shared.lock();
-            let mut performed = false;
             let response = match &call {
                 Call::Rpc {
                     action,
@@ -178,6 +182,13 @@ async fn handle(
             }
         }
     };
+    if let Some(hook) = hook {
+        hook(&super::SimRequest {
+            action,
+            seq,
+            performed,
+        });
+    }
     if latency > Duration::ZERO {
         tokio::time::sleep(latency).await;
     }
@@ -199,6 +210,22 @@ fn chance(state: &mut State, rate: impl Fn(&super::Faults) -> f64) -> bool {
 }
 
 fn before_action(state: &mut State, action: &str) -> Before {
+    let calls = state.calls.get(action).copied().unwrap_or(0);
+    if let Some(refusal) = state
+        .faults
+        .refusals
+        .iter()
+        .find(|r| r.action == action && calls > r.after)
+    {
+        return Before::Refuse(CloudError::new(
+            refusal.http_status,
+            &refusal.code,
+            format!(
+                "The simulator refuses {action} after {} calls.",
+                refusal.after
+            ),
+        ));
+    }
     if let Some(&quota) = state.faults.quota_per_second.get(action) {
         let now = Instant::now();
         let window = state
@@ -212,6 +239,9 @@ fn before_action(state: &mut State, action: &str) -> Before {
         if window.1 > quota {
             return Before::Throttle;
         }
+    }
+    if chance(state, |f| f.throttle_rate) {
+        return Before::Throttle;
     }
     if chance(state, |f| f.server_error_rate) {
         return Before::ServerError;
