@@ -840,3 +840,60 @@ async fn a_handler_can_ask_for_replacement_when_an_identity_inside_a_property_ch
     assert_ne!(after, first, "a new object replaced the old one");
     assert!(engine.plan(&run(t("api", "v2"))).await.unwrap().is_empty());
 }
+
+/// A run killed after it sent a delete (a rollback cut short) leaves a record with a pending
+/// delete whose object is gone. The next apply of a template that still has the resource
+/// finishes the delete and creates it anew; it used to wait for the old object to become
+/// ready and fail with "the object disappeared before it was ready".
+#[tokio::test]
+async fn an_apply_after_a_crash_between_a_delete_and_its_record_creates_the_resource_again() {
+    use iac_core::provider::ResourceHandler;
+    use iac_core::state::{MemoryStateStore, Operation, PendingOperation, ResourcePhase};
+
+    let cloud = iac_core::memory::MemoryCloud::new(MemoryConfig::default());
+    let store = MemoryStateStore::new();
+    let engine = iac_core::engine::Engine::builder()
+        .provider(cloud.registry(&["Test::Object"]))
+        .state(store.clone())
+        .build();
+    let input = StackInput::new(
+        "cut",
+        template(json!({"Resources": {
+            "A": {"Type": "Test::Object", "Properties": {"Name": "a"}},
+            "B": {"Type": "Test::Object", "Properties": {"Name": "b"}}
+        }})),
+    );
+    engine.apply(&input, RunOptions::default()).await.unwrap();
+
+    // What the killed run left: the delete of A was journaled, then sent and done.
+    let mut state = store.load("cut").await.unwrap().unwrap();
+    let rec = state.resources.get_mut("A").unwrap();
+    let gone = rec.physical_id.clone().unwrap();
+    rec.pending = Some(Box::new(PendingOperation {
+        operation: Operation::Delete,
+        client_token: None,
+        started: chrono::Utc::now(),
+    }));
+    rec.phase = ResourcePhase::Deleting;
+    cloud
+        .handler("Test::Object")
+        .delete(&gone, &rec.properties)
+        .await
+        .unwrap();
+    store.save(&state).await.unwrap();
+    assert_eq!(cloud.len(), 1);
+
+    let report = engine.apply(&input, RunOptions::default()).await.unwrap();
+    assert!(report.is_success());
+    let state = store.load("cut").await.unwrap().unwrap();
+    let a = &state.resources["A"];
+    assert!(
+        a.pending.is_none() && a.phase == ResourcePhase::Ready,
+        "{a:?}"
+    );
+    let now = a.physical_id.clone().unwrap();
+    assert_ne!(now, gone);
+    assert_eq!(cloud.len(), 2);
+    assert!(cloud.inventory().contains_key(&now));
+    assert!(engine.plan(&input).await.unwrap().is_empty());
+}

@@ -910,7 +910,20 @@ impl<'a> Runner<'a> {
                 } else {
                     Verb::Create
                 };
-                node.steps = if pending_create || rec.physical_id.is_none() {
+                let pending_delete = rec
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.operation == Operation::Delete);
+                node.steps = if pending_delete && rec.physical_id.is_some() {
+                    // A delete was sent and the run died (a rollback or a replacement cut
+                    // short): the object is gone or going. Finish the delete, then create
+                    // the resource anew, as a delete-before-create replacement does.
+                    node.replacement = Some(redacted);
+                    VecDeque::from([
+                        Step::Delete(DeleteTarget::Current { forget: false }),
+                        Step::Create,
+                    ])
+                } else if pending_create || rec.physical_id.is_none() {
                     VecDeque::from([Step::Create])
                 } else {
                     VecDeque::from([Step::AwaitReady])
