@@ -897,3 +897,43 @@ async fn an_apply_after_a_crash_between_a_delete_and_its_record_creates_the_reso
     assert!(cloud.inventory().contains_key(&now));
     assert!(engine.plan(&input).await.unwrap().is_empty());
 }
+
+/// A rollback forgets the records of what it deleted, so the next create of the same
+/// logical id starts at generation 1 again. Its client token must still be new: the cloud
+/// remembers tokens and would answer with the object the rollback deleted.
+#[tokio::test]
+async fn an_apply_after_a_rollback_creates_new_objects_not_replays_of_the_deleted_ones() {
+    let (cloud, engine, _store) = setup(
+        MemoryConfig {
+            faults: Faults {
+                fail_create: ["B".to_owned()].into(),
+                ..Faults::default()
+            },
+            ..MemoryConfig::default()
+        },
+        FailurePolicy::Rollback,
+    );
+    let a = json!({"Type": "Test::Thing", "Properties": {"Name": "a"}});
+    let with_b = StackInput::new(
+        "again",
+        template(json!({"Resources": {
+            "A": a,
+            "B": {"Type": "Test::Thing", "Properties": {"Uses": {"Ref": "A"}}}
+        }})),
+    );
+    let err = engine
+        .apply(&with_b, RunOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.report().unwrap().status, Status::RollbackComplete);
+    assert!(cloud.is_empty());
+
+    let only_a = StackInput::new("again", template(json!({"Resources": {"A": a}})));
+    let report = engine
+        .apply(&only_a, RunOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.is_success());
+    assert_eq!(cloud.len(), 1);
+    assert!(engine.plan(&only_a).await.unwrap().is_empty());
+}

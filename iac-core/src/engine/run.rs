@@ -1031,16 +1031,22 @@ impl<'a> Runner<'a> {
                     }) => t.clone(),
                     _ => {
                         rec.generation += 1;
-                        let token = ClientToken::derive_salted(
-                            &self.state.secret_salt,
-                            &stack,
-                            &id,
-                            rec.generation,
+                        let started = Utc::now();
+                        // The start time goes into the token too: a rollback forgets the
+                        // records of what it deleted, so a later create of the same logical
+                        // id counts from generation 1 again, and the cloud would answer a
+                        // token it remembers with the deleted object. A resumed create reads
+                        // its token from the pending operation; none is derived twice.
+                        let salt = format!(
+                            "{}:{}",
+                            self.state.secret_salt,
+                            started.timestamp_nanos_opt().unwrap_or_default()
                         );
+                        let token = ClientToken::derive_salted(&salt, &stack, &id, rec.generation);
                         rec.pending = Some(Box::new(PendingOperation {
                             operation: Operation::Create,
                             client_token: Some(token.clone()),
-                            started: Utc::now(),
+                            started,
                         }));
                         token
                     }
