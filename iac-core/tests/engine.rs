@@ -937,3 +937,14 @@ async fn an_apply_after_a_rollback_creates_new_objects_not_replays_of_the_delete
     assert_eq!(cloud.len(), 1);
     assert!(engine.plan(&only_a).await.unwrap().is_empty());
 }
+
+#[test]
+fn the_debug_of_a_stack_input_hides_no_echo_values() {
+    let input = StackInput::new("dbg", small_stack())
+        .with_parameter("Password", "hunter2-secret")
+        .with_parameter("Size", "large");
+    let shown = format!("{input:?}");
+    assert!(!shown.contains("hunter2-secret"), "{shown}");
+    assert!(shown.contains(r#""Password": String("***")"#), "{shown}");
+    assert!(shown.contains(r#""Size": String("large")"#), "{shown}");
+}
