@@ -52,10 +52,14 @@ fn assert_clear(err: &ApiError, action: &str, needles: &[&str]) {
     assert!(handler.message.contains(action), "{}", handler.message);
 }
 
+/// An answer: status, content type, body, decoded as the typed answer (or raw), the kind
+/// of error expected and words its message must hold.
+type Case<'a> = (u16, &'a str, &'a str, bool, ErrorKind, &'a [&'a str]);
+
 #[tokio::test]
 async fn malformed_rpc_answers_are_clear_errors() {
     // (status, content type, body, the action's typed answer or raw, kind, words)
-    let cases: &[(u16, &str, &str, bool, ErrorKind, &[&str])] = &[
+    let cases: &[Case] = &[
         (
             200,
             "application/json",

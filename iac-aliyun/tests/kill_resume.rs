@@ -327,7 +327,7 @@ async fn kill_run(
     let (requests, creates, destroy_requests) = calibration;
     let mut rng = StdRng::seed_from_u64(n);
     let (sim, run) = new_run(tmp, n, Faults::default()).await;
-    let target = if n % 2 == 0 {
+    let target = if n.is_multiple_of(2) {
         Target::Create(rng.gen_range(1..=creates))
     } else {
         Target::Request(rng.gen_range(1..=requests))
@@ -477,25 +477,26 @@ async fn two_processes(tmp: &Path) -> Result<(), String> {
     while !stopped.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // The second child must not wait for the stopped one: if it did, this never returns;
-    // the outer timeout of the run names it.
+    // The second child must not wait for the stopped one: if it did, it would not end
+    // before the first goes on; the timeout names that.
     let second = run.spawn("apply");
     let second = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::task::spawn_blocking(move || second.wait_with_output()),
     )
-    .await
-    .map_err(|_| "the second process waited for the lock instead of failing".to_owned())?
-    .unwrap()
-    .unwrap();
+    .await;
     let _ = Command::new("kill")
         .args(["-CONT", &pid.to_string()])
         .status();
-    let msg = String::from_utf8_lossy(&second.stderr).into_owned();
     let first = tokio::task::spawn_blocking(move || first.wait_with_output())
         .await
         .unwrap()
         .unwrap();
+    let second = second
+        .map_err(|_| "the second process waited for the lock instead of failing".to_owned())?
+        .unwrap()
+        .unwrap();
+    let msg = String::from_utf8_lossy(&second.stderr).into_owned();
     if second.status.code() != Some(LOCKED) || !msg.contains(&pid.to_string()) {
         return Err(format!("the second process: {:?} {msg}", second.status));
     }

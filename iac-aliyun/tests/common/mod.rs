@@ -143,7 +143,7 @@ pub fn stack(name: &str, user_data: &str) -> StackInput {
             },
         );
     }
-    for i in 0..2 {
+    for (i, vsw) in vswitches.iter().take(2).enumerate() {
         let fs = s.add(
             format!("Fs{i}"),
             FileSystem {
@@ -158,7 +158,7 @@ pub fn stack(name: &str, user_data: &str) -> StackInput {
                 file_system_id: fs.file_system_id(),
                 network_type: "VPC".into(),
                 vpc_id: vpc.vpc_id(),
-                vswitch_id: vswitches[i].vswitch_id(),
+                vswitch_id: vsw.vswitch_id(),
                 access_group_name: "DEFAULT_VPC_GROUP_NAME".into(),
             },
         );
