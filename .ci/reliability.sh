@@ -30,7 +30,7 @@ run() { # name, then the command
   else
     echo "   FAILED in $(( $(date +%s) - t0 ))s:"; tail -n 40 "$log_dir/reliability-$name.log"; status=1
   fi
-  grep -h '^reliability ' "$log_dir/reliability-$name.log" | tee -a "$summary" || true
+  grep -ho 'reliability [a-z-]*: .*' "$log_dir/reliability-$name.log" | tee -a "$summary" || true
 }
 
 export IAC_RELIABILITY_SOAK_RUNS=$soak IAC_RELIABILITY_ROLLBACK_RUNS=$rollback IAC_RELIABILITY_KILL_RUNS=$kills
