@@ -9,6 +9,13 @@ mod response_decoders {
     ));
 }
 
+mod mutate {
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/checks/mutate.rs"
+    ));
+}
+
 use std::path::PathBuf;
 
 use proptest::prelude::*;
@@ -50,18 +57,7 @@ proptest! {
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8),
     ) {
         let files = corpus();
-        let mut bytes = files[pick.index(files.len())].clone();
-        for (at, byte, op) in edits {
-            if bytes.is_empty() {
-                break;
-            }
-            let i = at.index(bytes.len());
-            match op {
-                0 => bytes[i] = byte,
-                1 => { bytes.remove(i); }
-                _ => bytes.insert(i, byte),
-            }
-        }
+        let bytes = mutate::mutate(files[pick.index(files.len())].clone(), &edits);
         response_decoders::check(&bytes);
     }
 }
