@@ -948,3 +948,79 @@ fn the_debug_of_a_stack_input_hides_no_echo_values() {
     assert!(shown.contains(r#""Password": String("***")"#), "{shown}");
     assert!(shown.contains(r#""Size": String("large")"#), "{shown}");
 }
+
+/// A delete refused with conflicts while its dependents go (`DependencyViolation`), then
+/// once with a transient error.
+struct ConflictThenTransient {
+    inner: std::sync::Arc<iac_core::memory::MemoryHandler>,
+    answers: std::sync::Mutex<Vec<iac_core::provider::ErrorKind>>,
+}
+
+#[async_trait::async_trait]
+impl iac_core::provider::ResourceHandler for ConflictThenTransient {
+    fn schema(&self) -> &iac_core::provider::Schema {
+        self.inner.schema()
+    }
+    async fn create(
+        &self,
+        request: iac_core::provider::CreateRequest<'_>,
+    ) -> Result<iac_core::provider::Created, iac_core::provider::HandlerError> {
+        self.inner.create(request).await
+    }
+    async fn read(
+        &self,
+        id: &iac_core::provider::PhysicalId,
+        props: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Readiness, iac_core::provider::HandlerError> {
+        self.inner.read(id, props).await
+    }
+    async fn update(
+        &self,
+        id: &iac_core::provider::PhysicalId,
+        old: &iac_core::provider::Properties,
+        new: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Updated, iac_core::provider::HandlerError> {
+        self.inner.update(id, old, new).await
+    }
+    async fn delete(
+        &self,
+        id: &iac_core::provider::PhysicalId,
+        props: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Deleted, iac_core::provider::HandlerError> {
+        let next = self.answers.lock().unwrap().pop();
+        match next {
+            Some(kind) => Err(iac_core::provider::HandlerError::new(kind, "not yet")),
+            None => self.inner.delete(id, props).await,
+        }
+    }
+}
+
+/// Only transient failures count against `max_transient_attempts`: a delete that waited out
+/// more conflicts than that budget still survives one 503.
+#[tokio::test(start_paused = true)]
+async fn conflicts_do_not_use_up_the_transient_retry_budget() {
+    use iac_core::provider::ErrorKind;
+    let cloud = iac_core::memory::MemoryCloud::new(MemoryConfig::default());
+    let mut answers = vec![ErrorKind::Transient];
+    answers.extend(std::iter::repeat_n(ErrorKind::Conflict, 10));
+    let mut registry = iac_core::provider::Registry::new();
+    registry.register(std::sync::Arc::new(ConflictThenTransient {
+        inner: cloud.handler("Test::Object"),
+        answers: std::sync::Mutex::new(answers),
+    }));
+    let engine = iac_core::engine::Engine::builder()
+        .provider(registry)
+        .build();
+    let input = StackInput::new(
+        "budget",
+        template(json!({"Resources": {"A": {"Type": "Test::Object", "Properties": {}}}})),
+    );
+    engine.apply(&input, RunOptions::default()).await.unwrap();
+    assert_eq!(engine.options().retry.max_transient_attempts, 8);
+    let report = engine
+        .destroy("budget", RunOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.is_success());
+    assert!(cloud.is_empty());
+}

@@ -407,6 +407,9 @@ struct Node {
     /// the create half starts.
     replacement: Option<Arc<Properties>>,
     attempt: u32,
+    /// Transient failures of the current step: only these count against
+    /// `max_transient_attempts` (a delete that waits out conflicts keeps its budget).
+    transient: u32,
     op_started: Instant,
     slot_reserved: bool,
     last_error: Option<ErrorKind>,
@@ -706,6 +709,7 @@ impl<'a> Runner<'a> {
             redacted: no_properties(),
             replacement: None,
             attempt: 0,
+            transient: 0,
             op_started: Instant::now(),
             slot_reserved: false,
             last_error: None,
@@ -969,6 +973,7 @@ impl<'a> Runner<'a> {
         }
         self.nodes[n].op_started = Instant::now();
         self.nodes[n].attempt = 0;
+        self.nodes[n].transient = 0;
         let (in_progress, _, _) = self.nodes[n].verb.statuses();
         let reason = match action {
             Action::Replace => Some("replacing".to_owned()),
@@ -1359,7 +1364,7 @@ impl<'a> Runner<'a> {
         let past_deadline =
             now.saturating_duration_since(node.op_started) >= retry.operation_deadline;
         let attempts_left = match err.kind {
-            ErrorKind::Transient => node.attempt + 1 < retry.max_transient_attempts,
+            ErrorKind::Transient => node.transient + 1 < retry.max_transient_attempts,
             _ => true,
         };
         if err.kind.is_retryable() && attempts_left && !past_deadline && !self.cancelled {
@@ -1372,6 +1377,9 @@ impl<'a> Runner<'a> {
                 _ => backoff(node.attempt, retry.base, retry.cap, self.rng.r#gen()),
             };
             node.attempt += 1;
+            if err.kind == ErrorKind::Transient {
+                node.transient += 1;
+            }
             tracing::debug!(resource = %node.id, kind = err.kind.name(), attempt = node.attempt, ?delay, "retrying");
             self.timer(now + delay, Timer::Job(n));
             return;
@@ -1529,6 +1537,7 @@ impl<'a> Runner<'a> {
 
     fn complete_step(&mut self, n: usize) {
         self.nodes[n].attempt = 0;
+        self.nodes[n].transient = 0;
         self.nodes[n].op_started = Instant::now();
         if self.nodes[n].steps.is_empty() {
             self.complete_node(n);
