@@ -173,15 +173,16 @@ pub struct Faults {
     pub refusals: Vec<Refusal>,
 }
 
-/// A permanent failure injected into one action: every call of `action` after the first
-/// `after` ones (counted as [`Simulator::calls`] counts them, so since the start or the last
-/// [`Simulator::reset_counts`]) is answered with `http_status` and `code` and not performed.
-/// It stands for what no retry can fix: a quota, a permission the key lacks.
+/// A permanent failure injected into one action: once `after` calls of `action` succeeded
+/// (since the start or the last [`Simulator::reset_counts`]), every further call is
+/// answered with `http_status` and `code` and not performed, except that a call repeating
+/// an earlier `ClientToken` still gets the first answer, as from the cloud. It stands for
+/// what no retry can fix: a quota reached, a permission the key lacks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     /// The action refused (`RunInstances`, `DeleteVSwitch`, `PutBucket`).
     pub action: String,
-    /// Calls of the action that still go through before the refusals start.
+    /// Successful calls of the action before the refusals start.
     pub after: u64,
     /// The HTTP status answered.
     pub http_status: u16,
@@ -190,7 +191,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    /// Refuses every call of `action` after the first `after` with `http_status` and `code`.
+    /// Refuses `action` with `http_status` and `code` once `after` calls of it succeeded.
     pub fn new(
         action: impl Into<String>,
         after: u64,
@@ -662,6 +663,7 @@ impl Simulator {
     pub fn reset_counts(&self) {
         let mut state = self.shared.lock();
         state.calls.clear();
+        state.successes.clear();
         state.injected = InjectedFaults::default();
     }
 

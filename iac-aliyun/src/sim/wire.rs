@@ -168,6 +168,9 @@ async fn handle(
                     Err(err) => error_response(true, &method, &err, &request_id),
                 },
             };
+            if performed {
+                *state.successes.entry(action.clone()).or_insert(0) += 1;
+            }
             if performed
                 && changes(&action)
                 && let Err(e) = persist::save(&mut state)
@@ -209,22 +212,31 @@ fn chance(state: &mut State, rate: impl Fn(&super::Faults) -> f64) -> bool {
     rate > 0.0 && state.rng.gen_bool(rate.min(1.0))
 }
 
-fn before_action(state: &mut State, action: &str) -> Before {
-    let calls = state.calls.get(action).copied().unwrap_or(0);
-    if let Some(refusal) = state
+/// The refusal in force for `action`, if any (see [`super::Refusal`]).
+fn refusal(state: &State, action: &str) -> Option<CloudError> {
+    let done = state.successes.get(action).copied().unwrap_or(0);
+    let refusal = state
         .faults
         .refusals
         .iter()
-        .find(|r| r.action == action && calls > r.after)
+        .find(|r| r.action == action && done >= r.after)?;
+    Some(CloudError::new(
+        refusal.http_status,
+        &refusal.code,
+        format!(
+            "The simulator refuses {action} after {} successful calls.",
+            refusal.after
+        ),
+    ))
+}
+
+fn before_action(state: &mut State, action: &str) -> Before {
+    // Actions with a ClientToken are refused after the token's replay, in `perform_rpc`:
+    // the cloud answers a repeated token with the first answer.
+    if !TOKEN_ACTIONS.contains(&action)
+        && let Some(err) = refusal(state, action)
     {
-        return Before::Refuse(CloudError::new(
-            refusal.http_status,
-            &refusal.code,
-            format!(
-                "The simulator refuses {action} after {} calls.",
-                refusal.after
-            ),
-        ));
+        return Before::Refuse(err);
     }
     if let Some(&quota) = state.faults.quota_per_second.get(action) {
         let now = Instant::now();
@@ -278,6 +290,10 @@ fn perform_rpc(state: &mut State, action: &str, version: &str, params: &Params) 
                 ))
             };
         }
+    }
+    if let Some(err) = refusal(state, action) {
+        state.injected.refused += 1;
+        return Err(err);
     }
     let body = match version {
         vpc::VERSION => vpc::call(state, action, params),
