@@ -391,12 +391,24 @@ impl Client {
         params: Params,
     ) -> Result<T, ApiError> {
         let value = self.rpc(product, action, params).await?;
-        serde_json::from_value(value).map_err(|e| {
-            ApiError::decode(
-                200,
-                &format!("the answer does not decode: {e}"),
-                Some(action),
-            )
+        <T as serde::Deserialize>::deserialize(&value).map_err(|e| {
+            // Some gateways answer a failure with HTTP 200 and the usual error body: keep
+            // the cloud's code rather than reporting a shape mismatch.
+            let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+            match (text("Code"), text("Message")) {
+                (Some(code), Some(message)) => ApiError {
+                    code,
+                    message,
+                    request_id: text("RequestId"),
+                    http_status: 200,
+                    action: Some(action.to_owned()),
+                },
+                _ => ApiError::decode(
+                    200,
+                    &format!("the answer does not decode: {e}"),
+                    Some(action),
+                ),
+            }
         })
     }
 

@@ -137,9 +137,11 @@ pub fn classify(code: &str, http_status: u16) -> ErrorKind {
     const NEVER: &[&str] = &[
         "IdempotentParameterMismatch",
         "InvalidIdempotenceParameter.Mismatch",
-        "SignatureNonceUsed",
-        "IncompleteSignature",
     ];
+    // The request's authentication was refused: a reused nonce, a malformed signature or a
+    // timestamp too far from the cloud's clock (a skewed local clock) cannot be fixed by
+    // sending the same request again, and they are the credentials' or the host's problem.
+    const AUTH: &[&str] = &["SignatureNonceUsed", "IncompleteSignature"];
     const TRANSIENT: &[&str] = &[
         "ServiceUnavailable",
         "InternalError",
@@ -160,6 +162,9 @@ pub fn classify(code: &str, http_status: u16) -> ErrorKind {
     ];
     if NEVER.contains(&code) {
         return ErrorKind::Invalid;
+    }
+    if AUTH.contains(&code) || code.starts_with("InvalidTimeStamp") {
+        return ErrorKind::Auth;
     }
     if http_status == 0 {
         // No answer at all: the connection failed or dropped (see `ApiError::transport`).
@@ -249,7 +254,10 @@ mod tests {
                 403,
                 ErrorKind::Invalid,
             ),
-            ("SignatureNonceUsed", 400, ErrorKind::Invalid),
+            ("SignatureNonceUsed", 400, ErrorKind::Auth),
+            ("IncompleteSignature", 400, ErrorKind::Auth),
+            ("InvalidTimeStamp.Expired", 400, ErrorKind::Auth),
+            ("InvalidTimeStamp.Format", 400, ErrorKind::Auth),
             ("SignatureDoesNotMatch", 400, ErrorKind::Auth),
             ("InvalidAccessKeyId.NotFound", 404, ErrorKind::Auth),
             ("Forbidden.RAM", 403, ErrorKind::Auth),

@@ -181,22 +181,25 @@ impl LoadError {
 
 /// Reads a template from JSON text.
 pub fn load_json(text: &str) -> Result<Template, LoadError> {
-    let value: Value = serde_json::from_str(text).map_err(|err| {
-        let position = Some((err.line(), err.column())).filter(|&(line, _)| line > 0);
-        LoadError::Syntax {
-            format: Format::Json,
-            location: Location {
-                file: None,
-                position,
-            },
-            message: strip_position(&err.to_string(), position),
-        }
-    })?;
+    let value: Value = serde_json::from_str::<NoDuplicateKeys>(text)
+        .map(|v| v.0)
+        .map_err(|err| {
+            let position = Some((err.line(), err.column())).filter(|&(line, _)| line > 0);
+            LoadError::Syntax {
+                format: Format::Json,
+                location: Location {
+                    file: None,
+                    position,
+                },
+                message: strip_position(&err.to_string(), position),
+            }
+        })?;
     template_from_value(value, Format::Json, Some(text))
 }
 
 /// Reads a template from YAML text (see the module docs for short tags).
 pub fn load_yaml(text: &str) -> Result<Template, LoadError> {
+    check_flow_depth(text)?;
     let mut yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(yaml_syntax)?;
     yaml.apply_merge().map_err(yaml_syntax)?;
     let mut path = Vec::new();
@@ -289,6 +292,117 @@ fn normalise(value: &mut Value) -> bool {
         }
     }
     changed
+}
+
+/// The deepest nesting of YAML flow collections (`[`, `{`) read. The YAML parser stops at
+/// 128 levels too, but its scanner spends time quadratic in the nesting before it gets
+/// there (100,000 `[` take minutes), so deeper text is refused before it is parsed.
+const MAX_FLOW_DEPTH: usize = 128;
+
+/// Refuses text with more than [`MAX_FLOW_DEPTH`] brackets open at once. Brackets inside
+/// strings count too: only text with that many more openings than closings is refused.
+fn check_flow_depth(text: &str) -> Result<(), LoadError> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    for c in text.chars() {
+        column += 1;
+        match c {
+            '\n' => {
+                line += 1;
+                column = 0;
+            }
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Err(LoadError::Syntax {
+                        format: Format::Yaml,
+                        location: Location {
+                            file: None,
+                            position: Some((line, column)),
+                        },
+                        message: format!(
+                            "collections nested deeper than {MAX_FLOW_DEPTH} levels ([ or {{ open at once)"
+                        ),
+                    });
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A JSON value read with duplicate keys refused: JSON objects that name a key twice would
+/// otherwise keep the last one and silently drop the other (a second `"Web"` resource
+/// replacing the first). YAML mappings refuse duplicates in the YAML parser already.
+struct NoDuplicateKeys(Value);
+
+impl<'de> Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NoDuplicateKeysVisitor)
+    }
+}
+
+struct NoDuplicateKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::from(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(
+            Number::from_f64(v).map_or(Value::Null, Value::Number),
+        ))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::String(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::String(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::Null))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(NoDuplicateKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(NoDuplicateKeys(Value::Array(items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key '{key}'"
+                )));
+            }
+            let NoDuplicateKeys(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(NoDuplicateKeys(Value::Object(object)))
+    }
 }
 
 fn yaml_syntax(err: serde_yaml::Error) -> LoadError {

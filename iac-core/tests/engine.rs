@@ -916,3 +916,187 @@ async fn a_reviewed_plan_applies_exactly_and_refuses_once_the_state_moved() {
         .unwrap();
     assert_eq!(cloud.calls().get("update"), Some(&1));
 }
+
+/// A run killed after it sent a delete (a rollback cut short) leaves a record with a pending
+/// delete whose object is gone. The next apply of a template that still has the resource
+/// finishes the delete and creates it anew; it used to wait for the old object to become
+/// ready and fail with "the object disappeared before it was ready".
+#[tokio::test]
+async fn an_apply_after_a_crash_between_a_delete_and_its_record_creates_the_resource_again() {
+    use iac_core::provider::ResourceHandler;
+    use iac_core::state::{MemoryStateStore, Operation, PendingOperation, ResourcePhase};
+
+    let cloud = iac_core::memory::MemoryCloud::new(MemoryConfig::default());
+    let store = MemoryStateStore::new();
+    let engine = iac_core::engine::Engine::builder()
+        .provider(cloud.registry(&["Test::Object"]))
+        .state(store.clone())
+        .build();
+    let input = StackInput::new(
+        "cut",
+        template(json!({"Resources": {
+            "A": {"Type": "Test::Object", "Properties": {"Name": "a"}},
+            "B": {"Type": "Test::Object", "Properties": {"Name": "b"}}
+        }})),
+    );
+    engine.apply(&input, RunOptions::default()).await.unwrap();
+
+    // What the killed run left: the delete of A was journaled, then sent and done.
+    let mut state = store.load("cut").await.unwrap().unwrap();
+    let rec = state.resources.get_mut("A").unwrap();
+    let gone = rec.physical_id.clone().unwrap();
+    rec.pending = Some(std::sync::Arc::new(PendingOperation {
+        operation: Operation::Delete,
+        client_token: None,
+        started: chrono::Utc::now(),
+    }));
+    rec.phase = ResourcePhase::Deleting;
+    cloud
+        .handler("Test::Object")
+        .delete(&gone, &rec.properties)
+        .await
+        .unwrap();
+    store.save(&state).await.unwrap();
+    assert_eq!(cloud.len(), 1);
+
+    let report = engine.apply(&input, RunOptions::default()).await.unwrap();
+    assert!(report.is_success());
+    let state = store.load("cut").await.unwrap().unwrap();
+    let a = &state.resources["A"];
+    assert!(
+        a.pending.is_none() && a.phase == ResourcePhase::Ready,
+        "{a:?}"
+    );
+    let now = a.physical_id.clone().unwrap();
+    assert_ne!(now, gone);
+    assert_eq!(cloud.len(), 2);
+    assert!(cloud.inventory().contains_key(&now));
+    assert!(engine.plan(&input).await.unwrap().is_empty());
+}
+
+/// A rollback forgets the records of what it deleted, so the next create of the same
+/// logical id starts at generation 1 again. Its client token must still be new: the cloud
+/// remembers tokens and would answer with the object the rollback deleted.
+#[tokio::test]
+async fn an_apply_after_a_rollback_creates_new_objects_not_replays_of_the_deleted_ones() {
+    let (cloud, engine, _store) = setup(
+        MemoryConfig {
+            faults: Faults {
+                fail_create: ["B".to_owned()].into(),
+                ..Faults::default()
+            },
+            ..MemoryConfig::default()
+        },
+        FailurePolicy::Rollback,
+    );
+    let a = json!({"Type": "Test::Thing", "Properties": {"Name": "a"}});
+    let with_b = StackInput::new(
+        "again",
+        template(json!({"Resources": {
+            "A": a,
+            "B": {"Type": "Test::Thing", "Properties": {"Uses": {"Ref": "A"}}}
+        }})),
+    );
+    let err = engine
+        .apply(&with_b, RunOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.report().unwrap().status, Status::RollbackComplete);
+    assert!(cloud.is_empty());
+
+    let only_a = StackInput::new("again", template(json!({"Resources": {"A": a}})));
+    let report = engine
+        .apply(&only_a, RunOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.is_success());
+    assert_eq!(cloud.len(), 1);
+    assert!(engine.plan(&only_a).await.unwrap().is_empty());
+}
+
+#[test]
+fn the_debug_of_a_stack_input_hides_no_echo_values() {
+    let input = StackInput::new("dbg", small_stack())
+        .with_parameter("Password", "hunter2-secret")
+        .with_parameter("Size", "large");
+    let shown = format!("{input:?}");
+    assert!(!shown.contains("hunter2-secret"), "{shown}");
+    assert!(shown.contains(r#""Password": String("***")"#), "{shown}");
+    assert!(shown.contains(r#""Size": String("large")"#), "{shown}");
+}
+
+/// A delete refused with conflicts while its dependents go (`DependencyViolation`), then
+/// once with a transient error.
+struct ConflictThenTransient {
+    inner: std::sync::Arc<iac_core::memory::MemoryHandler>,
+    answers: std::sync::Mutex<Vec<iac_core::provider::ErrorKind>>,
+}
+
+#[async_trait::async_trait]
+impl iac_core::provider::ResourceHandler for ConflictThenTransient {
+    fn schema(&self) -> &iac_core::provider::Schema {
+        self.inner.schema()
+    }
+    async fn create(
+        &self,
+        request: iac_core::provider::CreateRequest<'_>,
+    ) -> Result<iac_core::provider::Created, iac_core::provider::HandlerError> {
+        self.inner.create(request).await
+    }
+    async fn read(
+        &self,
+        id: &iac_core::provider::PhysicalId,
+        props: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Readiness, iac_core::provider::HandlerError> {
+        self.inner.read(id, props).await
+    }
+    async fn update(
+        &self,
+        id: &iac_core::provider::PhysicalId,
+        old: &iac_core::provider::Properties,
+        new: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Updated, iac_core::provider::HandlerError> {
+        self.inner.update(id, old, new).await
+    }
+    async fn delete(
+        &self,
+        id: &iac_core::provider::PhysicalId,
+        props: &iac_core::provider::Properties,
+    ) -> Result<iac_core::provider::Deleted, iac_core::provider::HandlerError> {
+        let next = self.answers.lock().unwrap().pop();
+        match next {
+            Some(kind) => Err(iac_core::provider::HandlerError::new(kind, "not yet")),
+            None => self.inner.delete(id, props).await,
+        }
+    }
+}
+
+/// Only transient failures count against `max_transient_attempts`: a delete that waited out
+/// more conflicts than that budget still survives one 503.
+#[tokio::test(start_paused = true)]
+async fn conflicts_do_not_use_up_the_transient_retry_budget() {
+    use iac_core::provider::ErrorKind;
+    let cloud = iac_core::memory::MemoryCloud::new(MemoryConfig::default());
+    let mut answers = vec![ErrorKind::Transient];
+    answers.extend(std::iter::repeat_n(ErrorKind::Conflict, 10));
+    let mut registry = iac_core::provider::Registry::new();
+    registry.register(std::sync::Arc::new(ConflictThenTransient {
+        inner: cloud.handler("Test::Object"),
+        answers: std::sync::Mutex::new(answers),
+    }));
+    let engine = iac_core::engine::Engine::builder()
+        .provider(registry)
+        .build();
+    let input = StackInput::new(
+        "budget",
+        template(json!({"Resources": {"A": {"Type": "Test::Object", "Properties": {}}}})),
+    );
+    engine.apply(&input, RunOptions::default()).await.unwrap();
+    assert_eq!(engine.options().retry.max_transient_attempts, 8);
+    let report = engine
+        .destroy("budget", RunOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.is_success());
+    assert!(cloud.is_empty());
+}

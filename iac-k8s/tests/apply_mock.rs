@@ -563,6 +563,32 @@ async fn inline_kubeconfig_credentials_never_show() {
 }
 
 #[tokio::test]
+async fn a_kubeconfig_that_skips_tls_verification_is_refused() {
+    let insecure = "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
+         clusters: [{name: k, cluster: {server: \"https://127.0.0.1:1\", insecure-skip-tls-verify: true}}]\n\
+         users: [{name: u, user: {token: t}}]\n\
+         contexts: [{name: c, context: {cluster: k, user: u}}]\n";
+    let handler = ManifestHandler::without_default_client();
+    let mut properties = props(deployment("web"));
+    properties.insert("Kubeconfig".into(), json!(insecure));
+    let id = PhysicalId::new("apps/v1/Deployment/prod/web");
+    let err = handler.read(&id, &properties).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Auth, "{}", err.message);
+    assert!(
+        err.message.contains("insecure-skip-tls-verify") && err.message.contains("always verified"),
+        "{}",
+        err.message
+    );
+    // The same cluster without the setting gets as far as the connection.
+    properties.insert(
+        "Kubeconfig".into(),
+        json!(insecure.replace(", insecure-skip-tls-verify: true", "")),
+    );
+    let err = handler.read(&id, &properties).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Transient, "{}", err.message);
+}
+
+#[tokio::test]
 async fn a_new_name_or_kind_in_the_manifest_is_a_replacement_and_a_new_image_is_not() {
     let (client, log) = mock(|_| status(405, "MethodNotAllowed", "no call expected"));
     let handler = ManifestHandler::new(client);

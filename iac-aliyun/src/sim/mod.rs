@@ -152,7 +152,8 @@ impl Default for Delays {
 }
 
 /// Faults injected into every request that passed the signature checks, in this order:
-/// quota, server errors, dropped connections, the action, lost responses, latency.
+/// refusals, quota, throttling, server errors, dropped connections, the action, lost
+/// responses, latency.
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     /// Seed of the random generator that decides which requests fail.
@@ -168,7 +169,62 @@ pub struct Faults {
     /// Calls per second allowed, per action name; above it HTTP 400 `Throttling.User` and
     /// the action is not performed. The window is one second of tokio time.
     pub quota_per_second: HashMap<String, u32>,
+    /// Share of requests answered HTTP 400 `Throttling.User`, not performed, whatever the
+    /// quotas.
+    pub throttle_rate: f64,
+    /// Permanent failures: calls of an action refused with a fixed error, not performed.
+    pub refusals: Vec<Refusal>,
 }
+
+/// A permanent failure injected into one action: once `after` calls of `action` succeeded
+/// (since the start or the last [`Simulator::reset_counts`]), every further call is
+/// answered with `http_status` and `code` and not performed, except that a call repeating
+/// an earlier `ClientToken` still gets the first answer, as from the cloud. It stands for
+/// what no retry can fix: a quota reached, a permission the key lacks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The action refused (`RunInstances`, `DeleteVSwitch`, `PutBucket`).
+    pub action: String,
+    /// Successful calls of the action before the refusals start.
+    pub after: u64,
+    /// The HTTP status answered.
+    pub http_status: u16,
+    /// The error code answered (`QuotaExceeded.Instance`, `Forbidden.RAM`).
+    pub code: String,
+}
+
+impl Refusal {
+    /// Refuses `action` with `http_status` and `code` once `after` calls of it succeeded.
+    pub fn new(
+        action: impl Into<String>,
+        after: u64,
+        http_status: u16,
+        code: impl Into<String>,
+    ) -> Self {
+        Refusal {
+            action: action.into(),
+            after,
+            http_status,
+            code: code.into(),
+        }
+    }
+}
+
+/// One request that reached an action, as a [`Simulator::on_request`] hook sees it: called
+/// after the action was performed (and the cloud saved) and before the answer is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimRequest {
+    /// The action (`RunInstances`, `PutBucket`).
+    pub action: String,
+    /// 1 for the first request that reached an action since the simulator started, then 2...
+    pub seq: u64,
+    /// True when the action was performed and succeeded (the cloud may have changed);
+    /// false when a fault or an error answered it.
+    pub performed: bool,
+}
+
+/// A function called for every request that reached an action; see [`Simulator::on_request`].
+pub type RequestHook = Arc<dyn Fn(&SimRequest) + Send + Sync>;
 
 /// A VPC, as the API shows it now.
 #[derive(Clone, Debug, Serialize)]
@@ -409,12 +465,14 @@ pub struct InjectedFaults {
     pub dropped: u64,
     /// Connections dropped after the action was done ("timeout after success").
     pub lost_answers: u64,
+    /// Calls refused by a [`Refusal`].
+    pub refused: u64,
 }
 
 impl InjectedFaults {
     /// All of them.
     pub fn total(&self) -> u64 {
-        self.throttled + self.server_errors + self.dropped + self.lost_answers
+        self.throttled + self.server_errors + self.dropped + self.lost_answers + self.refused
     }
 }
 
@@ -476,6 +534,10 @@ pub(crate) struct Shared {
     closed: AtomicBool,
     /// The ROS service: stacks run by the engine against this simulator.
     ros: Arc<ros::RosService>,
+    /// Called for every request that reached an action ([`Simulator::on_request`]).
+    hook: Mutex<Option<RequestHook>>,
+    /// Requests that reached an action since the start.
+    seq: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -487,6 +549,13 @@ impl Shared {
     /// True once the simulator was shut down or dropped.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
+    }
+
+    /// The next request number and the hook to tell, if any.
+    pub(crate) fn next_request(&self) -> (u64, Option<RequestHook>) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        (seq, hook)
     }
 }
 
@@ -526,6 +595,8 @@ impl Simulator {
             state: Mutex::new(state),
             closed: AtomicBool::new(false),
             ros: Arc::default(),
+            hook: Mutex::new(None),
+            seq: std::sync::atomic::AtomicU64::new(0),
         });
         shared
             .ros
@@ -568,6 +639,15 @@ impl Simulator {
         state.faults = faults;
     }
 
+    /// Calls `hook` for every request that reaches an action (its signature checked), after
+    /// the action was performed and the cloud saved, before the answer is written; `None`
+    /// removes it. The hook runs on the server's task and must not block for long: it is
+    /// how a test stops a client at an exact point, such as right after a create the client
+    /// has not yet heard about.
+    pub fn on_request(&self, hook: Option<RequestHook>) {
+        *self.shared.hook.lock().unwrap_or_else(|e| e.into_inner()) = hook;
+    }
+
     /// Replaces the delays for objects created (or listeners started) from now on.
     pub fn set_delays(&self, delays: Delays) {
         self.shared.lock().delays = delays;
@@ -592,6 +672,7 @@ impl Simulator {
     pub fn reset_counts(&self) {
         let mut state = self.shared.lock();
         state.calls.clear();
+        state.successes.clear();
         state.injected = InjectedFaults::default();
     }
 

@@ -330,6 +330,8 @@ pub(crate) struct State {
     /// Per action: the start of the current one-second window and the calls in it.
     pub quota_windows: HashMap<String, (Instant, u32)>,
     pub calls: BTreeMap<String, u64>,
+    /// Calls that succeeded, per action (what [`super::Refusal`] counts).
+    pub successes: BTreeMap<String, u64>,
     /// Faults injected so far.
     pub injected: super::InjectedFaults,
     /// Per (action, ClientToken).
@@ -359,6 +361,7 @@ impl State {
             nonces: HashSet::new(),
             quota_windows: HashMap::new(),
             calls: BTreeMap::new(),
+            successes: BTreeMap::new(),
             injected: Default::default(),
             tokens: HashMap::new(),
             vpcs: Vec::new(),

@@ -71,6 +71,7 @@ impl Call {
 
 /// What the faults decided before the action.
 enum Before {
+    Refuse(CloudError),
     Throttle,
     ServerError,
     Drop,
@@ -127,6 +128,7 @@ async fn handle(
         *state.calls.entry(action.clone()).or_insert(0) += 1;
         let before = before_action(&mut state, &action);
         match before {
+            Before::Refuse(_) => state.injected.refused += 1,
             Before::Throttle => state.injected.throttled += 1,
             Before::ServerError => state.injected.server_errors += 1,
             Before::Drop => state.injected.dropped += 1,
@@ -134,7 +136,10 @@ async fn handle(
         }
         (before, state.faults.latency)
     };
+    let (seq, hook) = shared.next_request();
+    let mut performed = false;
     let response = match before {
+        Before::Refuse(err) => error_response(is_oss, &method, &err, &request_id),
         Before::Throttle => error_response(
             is_oss,
             &method,
@@ -175,7 +180,6 @@ async fn handle(
         }
         Before::Perform => {
             let mut state = shared.lock();
-            let mut performed = false;
             let response = match &call {
                 Call::Rpc {
                     action,
@@ -196,6 +200,9 @@ async fn handle(
                     Err(err) => error_response(true, &method, &err, &request_id),
                 },
             };
+            if performed {
+                *state.successes.entry(action.clone()).or_insert(0) += 1;
+            }
             if performed
                 && changes(&action)
                 && let Err(e) = persist::save(&mut state)
@@ -210,6 +217,13 @@ async fn handle(
             }
         }
     };
+    if let Some(hook) = hook {
+        hook(&super::SimRequest {
+            action,
+            seq,
+            performed,
+        });
+    }
     if latency > Duration::ZERO {
         tokio::time::sleep(latency).await;
     }
@@ -235,7 +249,32 @@ fn chance(state: &mut State, rate: impl Fn(&super::Faults) -> f64) -> bool {
     rate > 0.0 && state.rng.gen_bool(rate.min(1.0))
 }
 
+/// The refusal in force for `action`, if any (see [`super::Refusal`]).
+fn refusal(state: &State, action: &str) -> Option<CloudError> {
+    let done = state.successes.get(action).copied().unwrap_or(0);
+    let refusal = state
+        .faults
+        .refusals
+        .iter()
+        .find(|r| r.action == action && done >= r.after)?;
+    Some(CloudError::new(
+        refusal.http_status,
+        &refusal.code,
+        format!(
+            "The simulator refuses {action} after {} successful calls.",
+            refusal.after
+        ),
+    ))
+}
+
 fn before_action(state: &mut State, action: &str) -> Before {
+    // Actions with a ClientToken are refused after the token's replay, in `perform_rpc`:
+    // the cloud answers a repeated token with the first answer.
+    if !TOKEN_ACTIONS.contains(&action)
+        && let Some(err) = refusal(state, action)
+    {
+        return Before::Refuse(err);
+    }
     if let Some(&quota) = state.faults.quota_per_second.get(action) {
         let now = Instant::now();
         let window = state
@@ -249,6 +288,9 @@ fn before_action(state: &mut State, action: &str) -> Before {
         if window.1 > quota {
             return Before::Throttle;
         }
+    }
+    if chance(state, |f| f.throttle_rate) {
+        return Before::Throttle;
     }
     if chance(state, |f| f.server_error_rate) {
         return Before::ServerError;
@@ -285,6 +327,10 @@ fn perform_rpc(state: &mut State, action: &str, version: &str, params: &Params) 
                 ))
             };
         }
+    }
+    if let Some(err) = refusal(state, action) {
+        state.injected.refused += 1;
+        return Err(err);
     }
     let body = match version {
         vpc::VERSION => vpc::call(state, action, params),

@@ -132,7 +132,9 @@ impl PseudoParameters {
 }
 
 /// A stack to plan or apply: a name, a template and the parameter values given.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows the values of `NoEcho` parameters as `***`.
+#[derive(Clone, PartialEq)]
 pub struct StackInput {
     /// The stack's name (also the key of its state).
     pub name: String,
@@ -140,6 +142,29 @@ pub struct StackInput {
     pub template: Arc<Template>,
     /// Parameter values given by the caller (defaults fill the rest).
     pub parameters: IndexMap<String, Value>,
+}
+
+impl std::fmt::Debug for StackInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = Value::String(crate::secret::Secret::REDACTED.to_owned());
+        let parameters: IndexMap<&str, &Value> = self
+            .parameters
+            .iter()
+            .map(|(name, value)| {
+                let secret = self
+                    .template
+                    .parameters
+                    .get(name)
+                    .is_some_and(|d| d.is_secret());
+                (name.as_str(), if secret { &redacted } else { value })
+            })
+            .collect();
+        f.debug_struct("StackInput")
+            .field("name", &self.name)
+            .field("template", &self.template)
+            .field("parameters", &parameters)
+            .finish()
+    }
 }
 
 impl StackInput {

@@ -408,6 +408,9 @@ struct Node {
     /// the create half starts.
     replacement: Option<Arc<Properties>>,
     attempt: u32,
+    /// Transient failures of the current step: only these count against
+    /// `max_transient_attempts` (a delete that waits out conflicts keeps its budget).
+    transient: u32,
     op_started: Instant,
     slot_reserved: bool,
     last_error: Option<ErrorKind>,
@@ -707,6 +710,7 @@ impl<'a> Runner<'a> {
             redacted: no_properties(),
             replacement: None,
             attempt: 0,
+            transient: 0,
             op_started: Instant::now(),
             slot_reserved: false,
             last_error: None,
@@ -911,7 +915,20 @@ impl<'a> Runner<'a> {
                 } else {
                     Verb::Create
                 };
-                node.steps = if pending_create || rec.physical_id.is_none() {
+                let pending_delete = rec
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.operation == Operation::Delete);
+                node.steps = if pending_delete && rec.physical_id.is_some() {
+                    // A delete was sent and the run died (a rollback or a replacement cut
+                    // short): the object is gone or going. Finish the delete, then create
+                    // the resource anew, as a delete-before-create replacement does.
+                    node.replacement = Some(redacted);
+                    VecDeque::from([
+                        Step::Delete(DeleteTarget::Current { forget: false }),
+                        Step::Create,
+                    ])
+                } else if pending_create || rec.physical_id.is_none() {
                     VecDeque::from([Step::Create])
                 } else {
                     VecDeque::from([Step::AwaitReady])
@@ -957,6 +974,7 @@ impl<'a> Runner<'a> {
         }
         self.nodes[n].op_started = Instant::now();
         self.nodes[n].attempt = 0;
+        self.nodes[n].transient = 0;
         let (in_progress, _, _) = self.nodes[n].verb.statuses();
         let reason = match action {
             Action::Replace => Some("replacing".to_owned()),
@@ -1019,8 +1037,15 @@ impl<'a> Runner<'a> {
                     }) => t.clone(),
                     _ => {
                         rec.generation += 1;
-                        let token = ClientToken::derive_salted(
+                        let started = Utc::now();
+                        // The start time goes into the token too: a rollback forgets the
+                        // records of what it deleted, so a later create of the same logical
+                        // id counts from generation 1 again, and the cloud would answer a
+                        // token it remembers with the deleted object. A resumed create reads
+                        // its token from the pending operation; none is derived twice.
+                        let token = ClientToken::derive_salted_at(
                             &self.state.secret_salt,
+                            started.timestamp_nanos_opt().unwrap_or_default(),
                             &stack,
                             &id,
                             rec.generation,
@@ -1028,7 +1053,7 @@ impl<'a> Runner<'a> {
                         rec.pending = Some(Arc::new(PendingOperation {
                             operation: Operation::Create,
                             client_token: Some(token.clone()),
-                            started: Utc::now(),
+                            started,
                         }));
                         token
                     }
@@ -1341,7 +1366,7 @@ impl<'a> Runner<'a> {
         let past_deadline =
             now.saturating_duration_since(node.op_started) >= retry.operation_deadline;
         let attempts_left = match err.kind {
-            ErrorKind::Transient => node.attempt + 1 < retry.max_transient_attempts,
+            ErrorKind::Transient => node.transient + 1 < retry.max_transient_attempts,
             _ => true,
         };
         if err.kind.is_retryable() && attempts_left && !past_deadline && !self.cancelled {
@@ -1354,6 +1379,9 @@ impl<'a> Runner<'a> {
                 _ => backoff(node.attempt, retry.base, retry.cap, self.rng.r#gen()),
             };
             node.attempt += 1;
+            if err.kind == ErrorKind::Transient {
+                node.transient += 1;
+            }
             tracing::debug!(resource = %node.id, kind = err.kind.name(), attempt = node.attempt, ?delay, "retrying");
             self.timer(now + delay, Timer::Job(n));
             return;
@@ -1516,6 +1544,7 @@ impl<'a> Runner<'a> {
 
     fn complete_step(&mut self, n: usize) {
         self.nodes[n].attempt = 0;
+        self.nodes[n].transient = 0;
         self.nodes[n].op_started = Instant::now();
         if self.nodes[n].steps.is_empty() {
             self.complete_node(n);

@@ -140,6 +140,11 @@ impl ManifestHandler {
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|_| unusable("names no usable context, cluster and user"))?;
+        if config.accept_invalid_certs {
+            return Err(unusable(
+                "asks to skip TLS verification (insecure-skip-tls-verify): the API server's certificate is always verified; give its CA (certificate-authority-data) instead",
+            ));
+        }
         let client = Client::try_from(config)
             .map_err(|_| unusable("could not give a client (TLS or proxy settings)"))?;
         let applier = Applier::new(client, &self.field_manager);

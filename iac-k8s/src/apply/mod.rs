@@ -140,10 +140,19 @@ impl Applier {
     }
 
     /// An applier over the client `kube` infers: `KUBECONFIG`, then `~/.kube/config`, then
-    /// the in-cluster service account; field manager [`DEFAULT_FIELD_MANAGER`].
+    /// the in-cluster service account; field manager [`DEFAULT_FIELD_MANAGER`]. The API
+    /// server's certificate is always verified: a kubeconfig that sets
+    /// `insecure-skip-tls-verify` is refused.
     pub async fn from_kubeconfig() -> Result<Self, Error> {
-        let client = Client::try_default()
-            .await
+        let config = kube::Config::infer().await.map_err(|e| {
+            Error::from_kube("connect to", "the cluster", kube::Error::InferConfig(e))
+        })?;
+        if config.accept_invalid_certs {
+            return Err(Error::Config(
+                "the kubeconfig asks to skip TLS verification (insecure-skip-tls-verify): the API server's certificate is always verified; give its CA (certificate-authority-data) instead".into(),
+            ));
+        }
+        let client = Client::try_from(config)
             .map_err(|e| Error::from_kube("connect to", "the cluster", e))?;
         Ok(Self::new(client, DEFAULT_FIELD_MANAGER))
     }
