@@ -178,6 +178,7 @@ impl Row {
 fn main() {
     let mut quick = false;
     let mut json_path: Option<PathBuf> = None;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -186,9 +187,13 @@ fn main() {
                 Some(path) => json_path = Some(path.into()),
                 None => usage_error("--json needs a file name"),
             },
+            "--only" => match args.next() {
+                Some(figure) => only = Some(figure),
+                None => usage_error("--only needs a figure number (1 to 7)"),
+            },
             "-h" | "--help" => {
                 println!(
-                    "usage: report [--quick] [--json FILE]\n  --quick      small sizes (CI)\n  --json FILE  where to write the table (default target/bench-report.json)"
+                    "usage: report [--quick] [--json FILE] [--only N]\n  --quick      small sizes (CI)\n  --only N     only figure N (1 to 7; 1 and 2 run together), to profile one\n  --json FILE  where to write the table (default target/bench-report.json)"
                 );
                 return;
             }
@@ -211,16 +216,29 @@ fn main() {
 
     let mut rows = Vec::new();
     let started = Instant::now();
-    rows.extend(critical_path_rows(&sizes));
-    rows.push(fleet_row(&sizes));
-    rows.extend(quota_rows(&sizes));
-    rows.extend(overhead_rows(&sizes));
-    rows.extend(signing_rows(&sizes, &root));
-    rows.push(Row::not_measured(
-        "7. Heat vs ours on real OpenStack (create, delete)",
-        "-",
-        "iac-openstack is being merged in parallel; no real Heat/Neutron run in this report",
-    ));
+    let wanted = |figures: &[&str]| only.as_deref().is_none_or(|o| figures.contains(&o));
+    if wanted(&["1", "2"]) {
+        rows.extend(critical_path_rows(&sizes));
+    }
+    if wanted(&["3"]) {
+        rows.push(fleet_row(&sizes));
+    }
+    if wanted(&["4"]) {
+        rows.extend(quota_rows(&sizes));
+    }
+    if wanted(&["5"]) {
+        rows.extend(overhead_rows(&sizes));
+    }
+    if wanted(&["6"]) {
+        rows.extend(signing_rows(&sizes, &root));
+    }
+    if wanted(&["7"]) {
+        rows.push(Row::not_measured(
+            "7. Heat vs ours on real OpenStack (create, delete)",
+            "-",
+            "iac-openstack is being merged in parallel; no real Heat/Neutron run in this report",
+        ));
+    }
 
     print_table(&rows);
     let document = json!({
@@ -258,7 +276,7 @@ fn main() {
 }
 
 fn usage_error(message: &str) -> ! {
-    eprintln!("error: {message}\nusage: report [--quick] [--json FILE]");
+    eprintln!("error: {message}\nusage: report [--quick] [--json FILE] [--only N]");
     std::process::exit(2);
 }
 
