@@ -3,9 +3,11 @@
 //! boot times cost no real time and every figure is the same on every run.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use iac_aliyun::client::{Client, ClientConfig};
+use iac_aliyun::client::{Client, ClientConfig, Params};
+use iac_aliyun::endpoints::Product;
 use iac_aliyun::resources::registry;
 use iac_aliyun::resources::types::{
     BackendServerAttachment, Instance, Listener, LoadBalancer, SecurityGroup, VSwitch, Vpc,
@@ -263,12 +265,7 @@ impl Fixture {
         })
         .await
         .map_err(|e| format!("the simulator does not start: {e}"))?;
-        let client = Client::new(
-            ClientConfig::new(sim.region(), sim.access_key())
-                .with_endpoint(sim.endpoint())
-                .with_connection_pool(false),
-        )
-        .map_err(|e| format!("no client for the simulator: {e}"))?;
+        let client = client_for(&sim)?;
         let engine = Engine::builder()
             .provider(registry(&client))
             .state(MemoryStateStore::new())
@@ -311,4 +308,72 @@ pub fn failures(report: &Report) -> Vec<String> {
         lines.push("cancelled".into());
     }
     lines
+}
+
+/// A client of `sim` (no connection pool, as the simulator tests use it).
+pub fn client_for(sim: &Simulator) -> Result<Client, String> {
+    Client::new(
+        ClientConfig::new(sim.region(), sim.access_key())
+            .with_endpoint(sim.endpoint())
+            .with_connection_pool(false),
+    )
+    .map_err(|e| format!("no client for the simulator: {e}"))
+}
+
+/// The Terraform model's waiter driven against the simulator: `n` instances created with
+/// `RunInstances` in `vswitch_id` and `security_group_id`, each holding one of
+/// `parallelism` slots from its create until a `DescribeInstances` with its one id (as the
+/// alicloud provider sends it) shows it `Running`, sleeping as `conf` says in between.
+pub async fn terraform_fleet(
+    sim: &Simulator,
+    vswitch_id: &str,
+    security_group_id: &str,
+    n: usize,
+    parallelism: usize,
+    conf: StateChangeConf,
+) -> Result<(), String> {
+    let client = client_for(sim)?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(parallelism));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (client, slots) = (client.clone(), Arc::clone(&slots));
+        let params = Params::new()
+            .with("ImageId", "img")
+            .with("InstanceType", "ecs.g7.large")
+            .with("VSwitchId", vswitch_id)
+            .with("SecurityGroupId", security_group_id)
+            .with("ClientToken", format!("tf-model-{i}"));
+        tasks.spawn(async move {
+            let _slot = slots
+                .acquire_owned()
+                .await
+                .map_err(|e| format!("the slots closed: {e}"))?;
+            let created = client
+                .rpc(Product::Ecs, "RunInstances", params)
+                .await
+                .map_err(|e| format!("RunInstances: {e}"))?;
+            let id = created["InstanceIdSets"]["InstanceIdSet"][0]
+                .as_str()
+                .ok_or("RunInstances answered no InstanceIdSets.InstanceIdSet[0]")?
+                .to_owned();
+            tokio::time::sleep(conf.delay).await;
+            let mut wait = Duration::from_millis(100);
+            loop {
+                let ids = Params::new().with("InstanceIds", format!("[\"{id}\"]"));
+                let answer = client
+                    .rpc(Product::Ecs, "DescribeInstances", ids)
+                    .await
+                    .map_err(|e| format!("DescribeInstances {id}: {e}"))?;
+                if answer["Instances"]["Instance"][0]["Status"] == "Running" {
+                    return Ok::<(), String>(());
+                }
+                wait = conf.next_wait(wait);
+                tokio::time::sleep(wait).await;
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| format!("a waiter task failed: {e}"))??;
+    }
+    Ok(())
 }

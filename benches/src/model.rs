@@ -220,8 +220,6 @@ impl StateChangeConf {
     /// Runs the waiter from `start` for an object that is ready from `ready_at` on, each
     /// refresh taking `latency` and observing the object as it is when sent.
     pub fn wait(&self, start: Duration, ready_at: Duration, latency: Duration) -> Waited {
-        const CEILING: Duration = Duration::from_secs(10);
-        const FIXED_BELOW: Duration = Duration::from_secs(180);
         let mut t = start + self.delay;
         let mut wait = Duration::from_millis(100);
         let mut refreshes = 0;
@@ -232,15 +230,26 @@ impl StateChangeConf {
             if ready {
                 return Waited { done: t, refreshes };
             }
-            wait *= 2;
-            if !self.poll_interval.is_zero() && self.poll_interval < FIXED_BELOW {
-                wait = self.poll_interval;
-            } else if wait < self.min_timeout {
-                wait = self.min_timeout;
-            } else if wait > CEILING {
-                wait = CEILING;
-            }
+            wait = self.next_wait(wait);
             t += wait;
+        }
+    }
+
+    /// The sleep after a refresh that did not see the target, given the previous one (the
+    /// loop starts from 100 ms): doubled, then replaced by `PollInterval` when that is in
+    /// `(0, 180 s)`, otherwise clamped to `[MinTimeout, 10 s]`.
+    pub fn next_wait(&self, wait: Duration) -> Duration {
+        const CEILING: Duration = Duration::from_secs(10);
+        const FIXED_BELOW: Duration = Duration::from_secs(180);
+        let wait = wait * 2;
+        if !self.poll_interval.is_zero() && self.poll_interval < FIXED_BELOW {
+            self.poll_interval
+        } else if wait < self.min_timeout {
+            self.min_timeout
+        } else if wait > CEILING {
+            CEILING
+        } else {
+            wait
         }
     }
 }
