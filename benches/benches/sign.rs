@@ -7,47 +7,11 @@
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use iac_aliyun::sign::{AccessKey, acs3, oss, rpc};
-
-fn run_instances() -> rpc::RpcCall<'static> {
-    let mut params: Vec<(String, String)> = [
-        ("ImageId", "ubuntu_22_04_x64_20G_alibase_20240926.vhd"),
-        ("InstanceType", "ecs.g7.large"),
-        ("SecurityGroupId", "sg-bp1fg655nh68xyz9i3f9"),
-        ("VSwitchId", "vsw-bp1s5fnvk4gn2tws03624"),
-        ("InstanceName", "k8s-node-[1,3]"),
-        ("HostName", "k8s-node-[1,3]"),
-        ("Amount", "3"),
-        ("SystemDisk.Category", "cloud_essd"),
-        ("SystemDisk.Size", "40"),
-        ("InternetMaxBandwidthOut", "0"),
-        ("ClientToken", "iac-k8s-demo-K8sNodes-1-8f3a9c2e4b7d6a10"),
-        ("UserData", "IyEvYmluL2Jhc2gKc2V0IC1ldW8gcGlwZWZhaWwKa3ViZWFkbSBqb2luIDE5Mi4xNjguMS4xMDo2NDQzIC0tdG9rZW4gYWJjZGVmLjAxMjM0NTY3ODlhYmNkZWYK"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    params.extend(rpc::flatten_objects(
-        "Tag",
-        &[
-            vec![("Key", "iac:stack".into()), ("Value", "k8s-demo".into())],
-            vec![
-                ("Key", "iac:logical-id".into()),
-                ("Value", "K8sNodes".into()),
-            ],
-        ],
-    ));
-    rpc::RpcCall {
-        method: "POST",
-        action: "RunInstances",
-        version: "2014-05-26",
-        region: Some("cn-hangzhou"),
-        params,
-    }
-}
+use iac_benches::run_instances_call;
 
 fn bench(c: &mut Criterion) {
     let key = AccessKey::new("bench-access-key-id", "bench-access-key-secret");
-    let call = run_instances();
+    let call = run_instances_call();
     c.bench_function("rpc_v1/RunInstances", |b| {
         b.iter(|| {
             rpc::sign_call(

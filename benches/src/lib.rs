@@ -11,6 +11,10 @@
 
 use std::time::{Duration, Instant};
 
+pub mod cloud;
+pub mod model;
+
+use iac_aliyun::sign::rpc;
 use iac_core::Expr;
 use iac_core::engine::{Engine, RunOptions, StackInput};
 use iac_core::expr::ExprMap;
@@ -100,4 +104,43 @@ pub fn plan_and_apply_fresh(rt: &tokio::runtime::Runtime, input: &StackInput) ->
     let took = plan_then_apply(rt, &engine, input);
     assert_eq!(cloud.len(), input.template.resources.len());
     took
+}
+
+/// A typical `RunInstances` call (about 25 parameters with tags and a base64 user-data
+/// script), the request the signing figures sign.
+pub fn run_instances_call() -> rpc::RpcCall<'static> {
+    let mut params: Vec<(String, String)> = [
+        ("ImageId", "ubuntu_22_04_x64_20G_alibase_20240926.vhd"),
+        ("InstanceType", "ecs.g7.large"),
+        ("SecurityGroupId", "sg-bp1fg655nh68xyz9i3f9"),
+        ("VSwitchId", "vsw-bp1s5fnvk4gn2tws03624"),
+        ("InstanceName", "k8s-node-[1,3]"),
+        ("HostName", "k8s-node-[1,3]"),
+        ("Amount", "3"),
+        ("SystemDisk.Category", "cloud_essd"),
+        ("SystemDisk.Size", "40"),
+        ("InternetMaxBandwidthOut", "0"),
+        ("ClientToken", "iac-k8s-demo-K8sNodes-1-8f3a9c2e4b7d6a10"),
+        ("UserData", "IyEvYmluL2Jhc2gKc2V0IC1ldW8gcGlwZWZhaWwKa3ViZWFkbSBqb2luIDE5Mi4xNjguMS4xMDo2NDQzIC0tdG9rZW4gYWJjZGVmLjAxMjM0NTY3ODlhYmNkZWYK"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    params.extend(rpc::flatten_objects(
+        "Tag",
+        &[
+            vec![("Key", "iac:stack".into()), ("Value", "k8s-demo".into())],
+            vec![
+                ("Key", "iac:logical-id".into()),
+                ("Value", "K8sNodes".into()),
+            ],
+        ],
+    ));
+    rpc::RpcCall {
+        method: "POST",
+        action: "RunInstances",
+        version: "2014-05-26",
+        region: Some("cn-hangzhou"),
+        params,
+    }
 }
