@@ -41,10 +41,17 @@ run hostile-input cargo test -q -p iac-core --test hostile_input
 run secret-hygiene cargo test -q -p iac-examples --test secret_hygiene -- --nocapture
 run fuzz-replay-core cargo test -q -p iac-core --test fuzz_corpus -- --nocapture
 run fuzz-replay-aliyun cargo test -q -p iac-aliyun --test fuzz_corpus -- --nocapture
+run fuzz-replay-openstack cargo test -q -p iac-openstack --test fuzz_corpus -- --nocapture
 
 # libFuzzer through cargo-fuzz: nightly features via RUSTC_BOOTSTRAP=1 on the stable
 # compiler. Without cargo-fuzz the corpus replays above are what runs. IAC_FUZZ_SECONDS=0
 # skips libFuzzer.
+if [ "$fuzz_seconds" -ne 0 ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  # cargo-fuzz comes from crates.io (a few minutes, once per machine).
+  echo "installing cargo-fuzz from crates.io"
+  cargo install --locked cargo-fuzz >"$log_dir/reliability-cargo-fuzz-install.log" 2>&1 \
+    || { echo "cargo install cargo-fuzz failed:"; tail -n 20 "$log_dir/reliability-cargo-fuzz-install.log"; }
+fi
 if [ "$fuzz_seconds" -eq 0 ]; then
   echo "reliability fuzz: skipped (IAC_FUZZ_SECONDS=0)" | tee -a "$summary"
 elif cargo fuzz --version >/dev/null 2>&1; then
@@ -53,7 +60,7 @@ elif cargo fuzz --version >/dev/null 2>&1; then
   (cd fuzz && cargo fuzz build --sanitizer none -O) >"$log_dir/reliability-fuzz-build.log" 2>&1 \
     || { echo "fuzz build failed:"; tail -n 30 "$log_dir/reliability-fuzz-build.log"; fuzz_status=1; }
   if [ "$fuzz_status" -eq 0 ]; then
-    for target in ros_loader expr_eval response_decoders; do
+    for target in ros_loader hot_loader expr_eval response_decoders; do
       mkdir -p "fuzz/corpus/$target"
       t0=$(date +%s)
       # New inputs go to a scratch directory; the kept corpus is only read.
