@@ -395,6 +395,8 @@ impl StateHistory {
             .unwrap_or_else(|| StackState::new(&stack));
         f(&mut state);
         state.updated = Utc::now();
+        // The next version: a store refuses a save over a version it was not loaded from.
+        state.bump_serial();
         self.store
             .save(&state)
             .await
