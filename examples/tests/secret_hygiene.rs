@@ -77,7 +77,8 @@ impl tracing::Subscriber for Capture {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-/// Every file under `dir`, with its mode checked.
+/// Every file under `dir` (and its subdirectories, such as a state's history), with its
+/// mode checked: 0700 for directories, 0600 for files.
 fn files_of(dir: &Path, out: &mut String) {
     let meta = std::fs::metadata(dir).unwrap();
     assert_eq!(
@@ -88,6 +89,10 @@ fn files_of(dir: &Path, out: &mut String) {
     );
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_of(&path, out);
+            continue;
+        }
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
         let _ = write!(

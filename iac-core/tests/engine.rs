@@ -956,6 +956,7 @@ async fn an_apply_after_a_crash_between_a_delete_and_its_record_creates_the_reso
         .delete(&gone, &rec.properties)
         .await
         .unwrap();
+    state.bump_serial();
     store.save(&state).await.unwrap();
     assert_eq!(cloud.len(), 1);
 
