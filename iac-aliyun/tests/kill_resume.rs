@@ -255,7 +255,9 @@ impl Run {
         }
         let msg = blocked.stderr.trim();
         let names_holder = msg.contains(&format!("pid {dead}")) || msg.contains(&dead.to_string());
-        let says_how = msg.contains(&lock.display().to_string()) && msg.contains("remove");
+        // The way out: the lock file to remove, or the store's force_unlock.
+        let says_how = msg.contains(&lock.display().to_string())
+            && (msg.contains("remov") || msg.contains("force_unlock"));
         if !names_holder || !says_how {
             return Err(format!(
                 "the lock message lacks the holder or the fix: {msg}"
