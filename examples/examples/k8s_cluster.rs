@@ -25,6 +25,9 @@
 //! course. `--real` uses the account of the environment or the aliyun CLI profile instead,
 //! after showing the plan and asking (unless `--yes`).
 
+#[path = "live/mod.rs"]
+mod live;
+
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,9 +40,7 @@ use iac_aliyun::resources::types::{
     VSwitch, Vpc,
 };
 use iac_aliyun::sim::{Delays, SimConfig, Simulator};
-use iac_core::engine::{
-    Action, Engine, EngineError, Plan, Report, RunOptions, StackInput, Status, events,
-};
+use iac_core::engine::{Action, Engine, EngineError, Plan, Report, RunOptions, StackInput, events};
 use iac_core::loader;
 use iac_core::secret::Secret;
 use iac_core::stack::{Param, Prop, Stack};
@@ -48,7 +49,6 @@ use iac_k8s::bootstrap::{
     BootstrapToken, CaAlgorithm, CertificateKey, ClusterBootstrap, ClusterCa, ClusterSecrets,
     ClusterSpec, ControlPlane, FirewallRule, Protocol, cluster_firewall_rules, render_cluster,
 };
-use indicatif::{ProgressBar, ProgressStyle};
 
 const STACK: &str = "k8s-demo";
 const KUBERNETES_VERSION: &str = "v1.33.2";
@@ -519,56 +519,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 /// the ROS console above it.
 /// Applies exactly the plan shown (refused if the stack changed since), with a live view.
 async fn apply_live(engine: &Engine, plan: Plan) -> Result<Report, EngineError> {
-    let (tx, mut rx) = events::channel();
-    let bar = ProgressBar::new(changes(&plan) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("  [{bar:30}] {pos}/{len} resources  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    let view = bar.clone();
-    let printer = tokio::spawn(async move {
-        let (mut running, mut done, mut failed) = (0u32, 0u32, 0u32);
-        while let Some(event) = rx.recv().await {
-            if view.is_hidden() {
-                // Not a terminal (a pipe, a CI log): plain lines, no bar.
-                println!("  {event}");
-            } else {
-                view.println(format!("  {event}"));
-            }
-            if event.is_stack_event() {
-                continue;
-            }
-            match event.status {
-                Status::CreateInProgress | Status::UpdateInProgress | Status::DeleteInProgress => {
-                    running += 1
-                }
-                Status::CreateComplete
-                | Status::UpdateComplete
-                | Status::DeleteComplete
-                | Status::DeleteSkipped => {
-                    running = running.saturating_sub(1);
-                    done += 1;
-                    view.inc(1);
-                }
-                s if s.is_failure() => {
-                    running = running.saturating_sub(1);
-                    failed += 1;
-                }
-                _ => {}
-            }
-            view.set_message(format!(
-                "{running} in progress, {done} complete, {failed} failed"
-            ));
-        }
-    });
-    let result = engine
-        .apply_plan(plan, RunOptions::default().with_events(tx))
-        .await;
-    // The sender is dropped with the apply: the printer ends after the last event.
-    let _ = printer.await;
-    bar.finish_and_clear();
-    result
+    live::live(changes(&plan), |options| engine.apply_plan(plan, options)).await
 }
 
 async fn destroy_live(engine: &Engine) -> Result<Report, EngineError> {

@@ -15,6 +15,9 @@
 //! Parameters without a default are given with `-p Name=Value`; for the bundled template the
 //! example gives them itself (the password is made up on the spot and never printed).
 
+#[path = "live/mod.rs"]
+mod live;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,9 +26,8 @@ use iac_aliyun::client::{Client, ClientConfig};
 use iac_aliyun::resources::registry;
 use iac_aliyun::ros::{self, Deployer, RosDeployer, check, pseudo_parameters};
 use iac_aliyun::sim::{SimConfig, Simulator};
-use iac_core::engine::{Engine, Report, RunOptions, StackInput, Status, events};
+use iac_core::engine::{Engine, Report, StackInput};
 use indexmap::IndexMap;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 /// The template deployed when none is named: a VPC, a VSwitch, a security group, an
@@ -108,61 +110,6 @@ fn bundled_parameters(zone: &str) -> IndexMap<String, Value> {
     ])
 }
 
-/// Runs `deploy` with a live view: the event list of the ROS console, and a progress line
-/// with counts per status (plain lines when not on a terminal).
-async fn live<F, Fut>(total: usize, deploy: F) -> Fut::Output
-where
-    F: FnOnce(RunOptions) -> Fut,
-    Fut: std::future::Future,
-{
-    let (tx, mut rx) = events::channel();
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("  [{bar:30}] {pos}/{len} resources  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    let view = bar.clone();
-    let printer = tokio::spawn(async move {
-        let (mut running, mut done, mut failed) = (0u32, 0u32, 0u32);
-        while let Some(event) = rx.recv().await {
-            if view.is_hidden() {
-                println!("  {event}");
-            } else {
-                view.println(format!("  {event}"));
-            }
-            if event.is_stack_event() {
-                continue;
-            }
-            match event.status {
-                Status::CreateInProgress | Status::UpdateInProgress | Status::DeleteInProgress => {
-                    running += 1
-                }
-                Status::CreateComplete
-                | Status::UpdateComplete
-                | Status::DeleteComplete
-                | Status::DeleteSkipped => {
-                    running = running.saturating_sub(1);
-                    done += 1;
-                    view.inc(1);
-                }
-                s if s.is_failure() => {
-                    running = running.saturating_sub(1);
-                    failed += 1;
-                }
-                _ => {}
-            }
-            view.set_message(format!(
-                "{running} in progress, {done} complete, {failed} failed"
-            ));
-        }
-    });
-    let result = deploy(RunOptions::default().with_events(tx)).await;
-    let _ = printer.await;
-    bar.finish_and_clear();
-    result
-}
-
 fn print_report(report: &Report) {
     println!("\nResources:");
     for r in &report.resources {
@@ -242,12 +189,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\n$ apply {where_}");
     let total = checked.template.resources.len();
-    let report = live(total, |o| deployer.apply(&input, o)).await?;
+    let report = live::live(total, |o| deployer.apply(&input, o)).await?;
     print_report(&report);
     println!("Simulator now holds {} objects.", sim.inventory().len());
 
     println!("\n$ destroy");
-    let report = live(total, |o| deployer.destroy(STACK, o)).await?;
+    let report = live::live(total, |o| deployer.destroy(STACK, o)).await?;
     println!("{} ({} resources)", report.status, report.resources.len());
     let left = sim.inventory().len();
     sim.shutdown().await;
