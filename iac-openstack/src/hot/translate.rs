@@ -376,7 +376,9 @@ impl Translator<'_> {
             );
             return None;
         }
-        Some((map.get("min").cloned(), map.get("max").cloned()))
+        // A bound written with no value (`min:`) is no bound, as in Heat.
+        let bound = |key: &str| map.get(key).filter(|v| !v.is_null()).cloned();
+        Some((bound("min"), bound("max")))
     }
 
     fn parameter_groups(&mut self, value: &Value) -> Vec<Value> {
