@@ -419,6 +419,14 @@ struct Node {
     deposed_here: Option<Box<PhysicalId>>,
     /// The last object id an event named, for events after the record is gone.
     last_physical_id: Option<Box<str>>,
+    /// Where its record was found in the state's map, valid while `slot_epoch` equals the
+    /// runner's `removals` (only a removal moves records), so that the hot path finds the
+    /// record without hashing and comparing its name again.
+    slot: u32,
+    slot_epoch: u32,
+    /// The last status an event gave it in this phase (moved to the runner's `statuses`
+    /// when the phase's nodes are replaced, and for the report).
+    status: Option<Status>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -497,13 +505,18 @@ struct Runner<'a> {
     cancelled: bool,
     /// Logical ids this run created an object for (rollback deletes them).
     created: Vec<Arc<str>>,
-    statuses: FxHashMap<Arc<str>, Status>,
+    /// The last status of every resource a finished phase touched, with its type name
+    /// (the current phase's are on its nodes: see [`Runner::keep_statuses`]).
+    statuses: FxHashMap<Arc<str>, (Status, Arc<str>)>,
     /// Logical ids the state held when the run started.
     initial_ids: FxHashSet<String>,
     failures: Vec<ResourceFailure>,
     skipped: Vec<String>,
     left_behind: Vec<String>,
     phase_failed: bool,
+    /// Records removed from the state so far: a node's cached `slot` is valid only while
+    /// this has not moved since it was taken.
+    removals: u32,
 }
 
 impl<'a> Runner<'a> {
@@ -549,6 +562,7 @@ impl<'a> Runner<'a> {
             skipped: Vec::new(),
             left_behind: Vec::new(),
             phase_failed: false,
+            removals: 0,
         }
     }
 
@@ -585,8 +599,8 @@ impl<'a> Runner<'a> {
     }
 
     fn emit(&mut self, n: usize, status: Status, reason: Option<String>) {
+        self.nodes[n].status = Some(status);
         let node = &self.nodes[n];
-        self.statuses.insert(Arc::clone(&node.id), status);
         if self.options.events.is_none() {
             return;
         }
@@ -633,7 +647,62 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// [`Runner::put`] of node `n`'s record, found through its cached slot.
+    fn put_node(&mut self, n: usize) {
+        if let Some(i) = self.slot(n) {
+            let rec = &self.state.resources[i];
+            self.journal.push(JournalEntry::Put {
+                logical_id: Arc::clone(&self.nodes[n].id),
+                resource: Box::new(rec.clone()),
+            });
+        }
+    }
+
+    /// The index of node `n`'s record in the state's map, if it has one: the cached slot
+    /// while no record was removed since it was taken, else a lookup by name (cached).
+    fn slot(&mut self, n: usize) -> Option<usize> {
+        let node = &self.nodes[n];
+        if node.slot_epoch == self.removals {
+            debug_assert_eq!(
+                self.state
+                    .resources
+                    .get_index(node.slot as usize)
+                    .map(|(k, _)| k.as_str()),
+                Some(&*node.id),
+                "a cached slot names its node's record"
+            );
+            return Some(node.slot as usize);
+        }
+        let i = self.state.resources.get_index_of(&*node.id)?;
+        self.cache_slot(n, i);
+        Some(i)
+    }
+
+    fn cache_slot(&mut self, n: usize, i: usize) {
+        if let Ok(slot) = u32::try_from(i) {
+            self.nodes[n].slot = slot;
+            self.nodes[n].slot_epoch = self.removals;
+        }
+    }
+
+    /// Node `n`'s record, which exists while the node runs.
+    fn node_record(&mut self, n: usize) -> &mut ResourceState {
+        let i = self
+            .slot(n)
+            .expect("a node's record exists while the node runs");
+        &mut self.state.resources[i]
+    }
+
     fn forget(&mut self, id: &str) {
+        // Records after it move down one place: every cached slot is stale now.
+        self.removals += 1;
+        if self.removals == u32::MAX {
+            // (After four billion removals: start the count again, forgetting every slot.)
+            self.removals = 0;
+            self.nodes
+                .iter_mut()
+                .for_each(|node| node.slot_epoch = u32::MAX);
+        }
         self.state.resources.shift_remove(id);
         self.journal.push(JournalEntry::Remove {
             logical_id: id.to_owned(),
@@ -716,6 +785,9 @@ impl<'a> Runner<'a> {
             last_error: None,
             deposed_here: None,
             last_physical_id: None,
+            slot: 0,
+            slot_epoch: u32::MAX,
+            status: None,
         })
     }
 
@@ -811,11 +883,12 @@ impl<'a> Runner<'a> {
         let prep = self.prep.expect("the forward phase has a template");
         let id = Arc::clone(&self.nodes[n].id);
         let spec = prep.resource(prep.order[n]).1;
+        let slot = self.slot(n);
+        let recorded = slot.is_some();
         let lookup = StateLookup {
             state: &self.state,
             unknown: None,
         };
-        let recorded = self.state.resources.contains_key(&*id);
         let evaluated = evaluate_resource(
             prep,
             &lookup,
@@ -832,17 +905,13 @@ impl<'a> Runner<'a> {
         } = match evaluated {
             Ok(v) => v,
             Err(e) => {
-                self.nodes[n].verb = if self.state.resources.contains_key(&*id) {
-                    Verb::Update
-                } else {
-                    Verb::Create
-                };
+                self.nodes[n].verb = if recorded { Verb::Update } else { Verb::Create };
                 self.fail_node(n, e.to_string(), None);
                 return Ok(false);
             }
         };
         let handler = &self.nodes[n].handler;
-        let recorded = self.state.resources.get(&*id);
+        let recorded = slot.map(|i| &self.state.resources[i]);
         let action = match recorded {
             None => Action::Create,
             Some(_) => {
@@ -870,23 +939,29 @@ impl<'a> Runner<'a> {
             Arc::from(spec.type_name.as_str())
         };
         node.clear = clear;
-        let rec = self
-            .state
-            .resources
-            .entry(String::from(&*id))
-            .or_insert_with(|| ResourceState {
-                type_name: Arc::clone(&type_name),
-                physical_id: None,
-                phase: ResourcePhase::Creating,
-                properties: no_properties(),
-                attributes: no_properties(),
-                depends_on: Arc::default(),
-                generation: 0,
-                deletion_policy: spec.deletion_policy,
-                pending: None,
-                deposed: Vec::new(),
-                failure: None,
-            });
+        let slot = match slot {
+            Some(i) => i,
+            None => {
+                let record = ResourceState {
+                    type_name: Arc::clone(&type_name),
+                    physical_id: None,
+                    phase: ResourcePhase::Creating,
+                    properties: no_properties(),
+                    attributes: no_properties(),
+                    depends_on: Arc::default(),
+                    generation: 0,
+                    deletion_policy: spec.deletion_policy,
+                    pending: None,
+                    deposed: Vec::new(),
+                    failure: None,
+                };
+                let (i, _) = self.state.resources.insert_full(String::from(&*id), record);
+                i
+            }
+        };
+        self.cache_slot(n, slot);
+        let node = &mut self.nodes[n];
+        let rec = &mut self.state.resources[slot];
         rec.depends_on = deps;
         rec.deletion_policy = spec.deletion_policy;
         let replace_order = node.handler.schema().replace_order;
@@ -966,7 +1041,7 @@ impl<'a> Runner<'a> {
         if action == Action::Replace
             && replace_order != crate::provider::ReplaceOrder::DeleteBeforeCreate
         {
-            self.put(&id);
+            self.put_node(n);
         }
         if self.nodes[n].steps.is_empty() {
             self.finish_in_queue(n);
@@ -1028,7 +1103,10 @@ impl<'a> Runner<'a> {
         let future: BoxFuture<'static, Done> = match step {
             Step::Create => {
                 let stack = Arc::clone(&self.stack);
-                let rec = self.state.resources.get_mut(&*id).expect("record exists");
+                let i = self
+                    .slot(n)
+                    .expect("a node's record exists while the node runs");
+                let rec = &mut self.state.resources[i];
                 let token = match rec.pending.as_deref() {
                     Some(PendingOperation {
                         operation: Operation::Create,
@@ -1072,7 +1150,7 @@ impl<'a> Runner<'a> {
                 } else {
                     Arc::clone(&rec.properties)
                 };
-                self.put(&id);
+                self.put_node(n);
                 Box::pin(async move {
                     let request = CreateRequest {
                         stack: &stack,
@@ -1300,7 +1378,7 @@ impl<'a> Runner<'a> {
                 self.limiters[endpoint].on_success();
                 self.created.push(Arc::clone(&id));
                 self.nodes[n].steps.pop_front();
-                let rec = self.record(&id);
+                let rec = self.node_record(n);
                 rec.physical_id = Some(created.physical_id.clone());
                 rec.pending = None;
                 if let Readiness::Ready(attributes) = created.readiness {
@@ -1489,14 +1567,14 @@ impl<'a> Runner<'a> {
         let id = Arc::clone(&self.nodes[n].id);
         match readiness {
             Readiness::Ready(attributes) => {
-                let rec = self.record(&id);
+                let rec = self.node_record(n);
                 rec.attributes = Arc::new(attributes);
                 rec.phase = ResourcePhase::Ready;
-                self.put(&id);
+                self.put_node(n);
                 self.complete_step(n);
             }
             Readiness::Pending { .. } if from_call => {
-                self.put(&id);
+                self.put_node(n);
                 self.nodes[n].steps.push_front(Step::AwaitReady);
                 self.await_readiness(n);
             }
@@ -1645,10 +1723,22 @@ impl<'a> Runner<'a> {
         self.queue = queue
             .map_err(|e| EngineError::Internal(format!("the {phase:?} phase's graph: {e}")))?;
         self.phase = phase;
+        self.keep_statuses();
         self.nodes = nodes;
         self.halted = self.cancelled;
         self.phase_failed = false;
         Ok(())
+    }
+
+    /// Moves the statuses of the current phase's nodes to `statuses`, before the nodes go.
+    fn keep_statuses(&mut self) {
+        self.statuses.reserve(self.nodes.len());
+        for node in &self.nodes {
+            if let Some(status) = node.status {
+                self.statuses
+                    .insert(Arc::clone(&node.id), (status, Arc::clone(&node.type_name)));
+            }
+        }
     }
 
     /// Marks a node done in the queue. The queue refuses only a node it did not hand out,
@@ -1775,24 +1865,19 @@ impl<'a> Runner<'a> {
     /// The run's report. The run is over: it releases the nodes first, so that the report's
     /// copies do not add to the run's peak of memory.
     fn report(&mut self, status: Status, outputs: IndexMap<String, Value>) -> Report {
+        self.keep_statuses();
+        self.nodes = Vec::new();
         let mut deleted: Vec<ResourceSummary> = Vec::new();
-        for (id, status) in &self.statuses {
-            if !self.state.resources.contains_key(&**id) && *status == Status::DeleteComplete {
-                let type_name = self
-                    .nodes
-                    .iter()
-                    .find(|n| n.id == *id)
-                    .map(|n| n.type_name.to_string())
-                    .unwrap_or_default();
+        for (id, (status, type_name)) in &self.statuses {
+            if *status == Status::DeleteComplete && !self.state.resources.contains_key(&**id) {
                 deleted.push(ResourceSummary {
                     logical_id: id.to_string(),
-                    type_name,
+                    type_name: type_name.to_string(),
                     physical_id: None,
                     status: *status,
                 });
             }
         }
-        self.nodes = Vec::new();
         self.created = Vec::new();
         let mut resources: Vec<ResourceSummary> =
             Vec::with_capacity(self.state.resources.len() + deleted.len());
@@ -1804,7 +1889,7 @@ impl<'a> Runner<'a> {
                 status: self
                     .statuses
                     .get(id.as_str())
-                    .copied()
+                    .map(|(status, _)| *status)
                     .unwrap_or(match rec.phase {
                         ResourcePhase::Ready => Status::CreateComplete,
                         ResourcePhase::Failed => Status::CreateFailed,
@@ -1919,13 +2004,19 @@ pub(crate) async fn apply(
     let mut outputs = IndexMap::new();
     if !forward_failed && !runner.cancelled {
         // Resources that left the template, and old objects of replacements.
-        let removed: Vec<String> = runner
-            .state
-            .resources
-            .keys()
-            .filter(|id| !prep.is_active(id))
-            .cloned()
-            .collect();
+        // Only a record the state held before this run can have left the template (the
+        // forward phase records only resources of the template).
+        let removed: Vec<String> = if runner.initial_ids.is_empty() {
+            Vec::new()
+        } else {
+            runner
+                .state
+                .resources
+                .keys()
+                .filter(|id| !prep.is_active(id))
+                .cloned()
+                .collect()
+        };
         let deposed: Vec<String> = runner
             .state
             .resources
