@@ -104,7 +104,10 @@ resources: {}
     assert_eq!(p["name"].param_type, ParamType::String);
     assert_eq!(p["name"].min_length, Some(json!(2)));
     assert_eq!(p["name"].max_length, Some(json!(8)));
-    assert_eq!(p["name"].allowed_pattern.as_deref(), Some("[a-z]+"));
+    assert_eq!(
+        p["name"].allowed_patterns,
+        vec![iac_core::model::AllowedPattern::new("[a-z]+")]
+    );
     assert_eq!(
         p["name"].constraint_description.as_ref().unwrap().get("en"),
         "2 to 8 characters"
@@ -178,6 +181,91 @@ resources: {}
          parameters.e.constraints[2].unknown: invalid constraint 'unknown'\n\
          parameters.f.secret: invalid key 'secret' for a parameter\n\
          parameters.g.default: parameter 'g': value \"many\" is not a valid Number"
+    );
+}
+
+/// Heat lets a parameter have several constraints of one kind, all of which must hold:
+/// bounds and value lists combine into one (the tighter bound, the common values), which
+/// keeps the ROS shape; patterns stay several, each with its own description.
+#[test]
+fn several_constraints_of_one_kind() {
+    let t = load(
+        r#"
+heat_template_version: 2013-05-23
+parameters:
+  admin_pass:
+    type: string
+    hidden: true
+    constraints:
+      - length: { min: 6, max: 8 }
+        description: Password length must be between 6 and 8 characters
+      - length: { min: 7 }
+      - allowed_pattern: "[a-zA-Z0-9]+"
+        description: Password must consist of characters and numbers only
+      - allowed_pattern: "[A-Z]+[a-zA-Z0-9]*"
+        description: Password must start with an uppercase character
+  port:
+    type: number
+    constraints:
+      - range: {min: 40000, max: 60000}
+      - range: {max: 50000}
+      - allowed_values: [40000, 45000, 55000]
+      - allowed_values: ["45000", 55000, 1]
+  bad:
+    type: string
+    constraints:
+      - allowed_pattern: "(["
+resources: {}
+"#,
+    );
+    let p = &t.template().parameters;
+    let pass = &p["admin_pass"];
+    assert_eq!(
+        (&pass.min_length, &pass.max_length),
+        (&Some(json!(7)), &Some(json!(8)))
+    );
+    assert_eq!(
+        pass.allowed_patterns,
+        vec![
+            iac_core::model::AllowedPattern::new("[a-zA-Z0-9]+")
+                .with_description("Password must consist of characters and numbers only"),
+            iac_core::model::AllowedPattern::new("[A-Z]+[a-zA-Z0-9]*")
+                .with_description("Password must start with an uppercase character"),
+        ]
+    );
+    assert_eq!(
+        pass.constraint_description.as_ref().unwrap().get("en"),
+        "Password length must be between 6 and 8 characters"
+    );
+    let port = &p["port"];
+    assert_eq!(
+        (&port.min_value, &port.max_value),
+        (&Some(json!(40000)), &Some(json!(50000)))
+    );
+    assert_eq!(port.allowed_values, Some(vec![json!(45000), json!(55000)]));
+    // A pattern that is not a regular expression is the template's error, as in Heat.
+    let errors = t.validate(&|_| true).unwrap_err().to_string();
+    assert!(
+        errors.starts_with(
+            "parameters.bad.constraints[0].allowed_pattern: invalid allowed_pattern \"([\": "
+        ),
+        "{errors}"
+    );
+
+    // The failing pattern is named, with its own description.
+    let decls = &t.template().parameters;
+    let given = |v: &str| {
+        indexmap::IndexMap::from([
+            ("admin_pass".to_owned(), json!(v)),
+            ("port".to_owned(), json!(45000)),
+            ("bad".to_owned(), json!("x")),
+        ])
+    };
+    let e = iac_core::params::resolve_parameters(decls, &given("abcdefg")).unwrap_err();
+    assert_eq!(
+        e.errors[0].to_string(),
+        "parameter 'admin_pass': the given value does not match AllowedPattern \
+         \"[A-Z]+[a-zA-Z0-9]*\" (Password must start with an uppercase character)"
     );
 }
 

@@ -40,7 +40,14 @@
 //! Parameters keep their type (`string`, `number`, `comma_delimited_list`, `json`,
 //! `boolean`) and constraints: `length` and `range` become the min/max bounds, `allowed_values`
 //! and `allowed_pattern` their IR namesakes, all checked by iac-core's parameter resolution
-//! (defaults are checked by [`HotTemplate::validate`]). `custom_constraint` (a Nova flavor,
+//! (defaults are checked by [`HotTemplate::validate`]). Patterns are Python `re` patterns,
+//! look-around included, matched against the whole value; one that is not a regular
+//! expression is a problem of the template, as in Heat. Several constraints of one kind,
+//! which must all hold, are kept with their meaning: several `length` or `range` bounds
+//! become the tightest, several `allowed_values` lists their common values, and several
+//! `allowed_pattern`s stay several, each with its own description, which a value that breaks
+//! it is told (one pattern's description joins the others in `ConstraintDescription`, so
+//! that the parameter keeps the ROS shape). `custom_constraint` (a Nova flavor,
 //! a Glance image, ...) is **recorded, not enforced**: it is kept in the declaration's extra
 //! key `CustomConstraints`, since checking it needs the cloud. So is `modulo` (`Modulo`).
 //! `hidden: true` makes the parameter secret (`NoEcho`). The pseudo parameters are
@@ -52,7 +59,7 @@
 //!   `Fn::MemberListToMap`, `Fn::ResourceFacade`; `get_attr` of all attributes (no attribute
 //!   name).
 //! - `deletion_policy: Snapshot` (the IR has Delete and Retain), `external_id`,
-//!   `update_policy`; several constraints of the same kind on one parameter.
+//!   `update_policy`.
 //! - A parameter and a resource with the same name (HOT tells them apart by `get_param` and
 //!   `get_resource`; the IR has one `Ref`).
 //!
