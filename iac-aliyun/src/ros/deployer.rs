@@ -582,6 +582,7 @@ fn report_of(
         stack: stack.to_owned(),
         status,
         outputs: outputs.unwrap_or_default(),
+        output_errors: IndexMap::new(),
         resources,
         failures,
         skipped,

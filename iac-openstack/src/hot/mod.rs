@@ -30,6 +30,7 @@
 //! | `list_concat` (`_unique`), `contains`, `filter`, `map_replace`, `digest` | `Fn::ListConcat` (`Unique`), `Fn::Contains`, `Fn::Filter`, `Fn::MapReplace`, `Fn::Digest` |
 //! | `equals`, `not`, `and`, `or`, `if` | `Fn::EqualsStrict`, `Fn::Not`, `Fn::And`, `Fn::Or`, `Fn::If` |
 //! | `get_file: name` | the file's content, read at import |
+//! | `get_param: name` of an undeclared parameter, in an output | `Fn::Error` (a [warning](HotTemplate::warnings); the output carries the error after apply, as in Heat) |
 //! | `Fn::Select`, `Fn::Join`, `Fn::Split`, `Fn::Replace`, `Ref` (old versions) | the same |
 //!
 //! The `Fn::*` functions without a ROS namesake have Heat's semantics exactly (see
@@ -150,6 +151,7 @@ pub struct HotTemplate {
     template: Template,
     parameter_groups: Vec<Value>,
     problems: Vec<ValidationError>,
+    warnings: Vec<ValidationError>,
     hoisted: IndexMap<String, String>,
 }
 
@@ -178,6 +180,16 @@ impl HotTemplate {
     /// reports them with the rest.
     pub fn import_problems(&self) -> &[ValidationError] {
         &self.problems
+    }
+
+    /// What Heat accepts when it validates the template and reports only later, with HOT
+    /// paths: `get_param` of an undeclared parameter inside an output (the stack is created;
+    /// the output shows the error when it is read). [`validate`](Self::validate) passes
+    /// over them; the IR holds such a value as `Fn::Error`, so that the engine's report
+    /// gives the output its error ([`iac_core::engine::Report::output_errors`]) and the
+    /// other outputs their values.
+    pub fn warnings(&self) -> &[ValidationError] {
+        &self.warnings
     }
 
     /// Every problem of the template at once: the import's, the parameter defaults that break
@@ -256,6 +268,7 @@ pub fn load_with_files(
         template: translated.template,
         parameter_groups: translated.parameter_groups,
         problems: translated.problems,
+        warnings: translated.warnings,
         hoisted: translated.hoisted,
     })
 }

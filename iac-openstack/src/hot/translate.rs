@@ -22,6 +22,8 @@ pub(crate) struct Translated {
     pub template: Template,
     pub parameter_groups: Vec<Value>,
     pub problems: Vec<ValidationError>,
+    /// What Heat accepts at validation and reports later (see `HotTemplate::warnings`).
+    pub warnings: Vec<ValidationError>,
     /// Made-up condition name → HOT path of the inline condition.
     pub hoisted: IndexMap<String, String>,
 }
@@ -42,6 +44,9 @@ struct Translator<'a> {
     resources: HashSet<String>,
     condition_names: HashSet<String>,
     problems: Vec<ValidationError>,
+    warnings: Vec<ValidationError>,
+    /// True while an output's value is translated.
+    in_output: bool,
     hoisted_conditions: IndexMap<String, Expr>,
     hoisted: IndexMap<String, String>,
 }
@@ -64,6 +69,8 @@ pub(crate) fn translate(
         resources: names("resources"),
         condition_names: names("conditions"),
         problems: Vec::new(),
+        warnings: Vec::new(),
+        in_output: false,
         hoisted_conditions: IndexMap::new(),
         hoisted: IndexMap::new(),
     };
@@ -105,6 +112,7 @@ pub(crate) fn translate(
         template,
         parameter_groups,
         problems: t.problems,
+        warnings: t.warnings,
         hoisted: t.hoisted,
     }
 }
@@ -581,7 +589,11 @@ impl Translator<'_> {
         for (key, item) in map {
             let here = join_key(path, key);
             match key.as_str() {
-                "value" => output.value = self.expr(item, &here, Scope::Value),
+                "value" => {
+                    self.in_output = true;
+                    output.value = self.expr(item, &here, Scope::Value);
+                    self.in_output = false;
+                }
                 "description" => output.description = self.text(item, &here),
                 "condition" if self.version.has_conditions() => {
                     output.condition = self.condition_use(item, &here)
@@ -983,6 +995,19 @@ impl Translator<'_> {
             } else {
                 format!("get_param names unknown parameter '{name}'")
             };
+            if self.in_output && scope == Scope::Value {
+                // Heat validates an output without resolving it: the stack is created, and
+                // the output shows this error when it is read. So does the IR's `Fn::Error`.
+                self.warnings.push(ValidationError {
+                    path: here.to_owned(),
+                    kind: ProblemKind::UnknownReference,
+                    message: format!(
+                        "{message}; the template is valid for Heat, which reports this when \
+                         the output is shown: the output will carry this error"
+                    ),
+                });
+                return Expr::call("Fn::Error", Expr::String(message));
+            }
             self.problem(here, ProblemKind::UnknownReference, message);
         }
         if path.is_empty() {
