@@ -73,6 +73,12 @@
 //!   makes them booleans.
 //! - A `length` constraint of a `comma_delimited_list` is checked on each item (iac-core's
 //!   rule), where Heat counts the items.
+//! - An `allowed_pattern` allows a value that it can match whole in some way; Heat takes
+//!   the first match from the start and requires it to end at the end, so `a|ab` refuses
+//!   `ab` in Heat and allows it here (see `iac_core::params::WholeValuePattern`).
+//! - An output whose value cannot be evaluated for another reason than an undeclared
+//!   parameter (an attribute the resource does not give) fails the apply, where Heat shows
+//!   the output with its error.
 //!
 //! ```
 //! use iac_openstack::hot;
@@ -192,7 +198,8 @@ impl HotTemplate {
         &self.warnings
     }
 
-    /// Every problem of the template at once: the import's, the parameter defaults that break
+    /// Every problem of the template at once (what Heat accepts and reports later is in
+    /// [`warnings`](Self::warnings), not here): the import's, the parameter defaults that break
     /// their constraints, and iac-core's validation (references, function shapes, unknown
     /// resource types per `known_types`, dependency cycles), with HOT paths and function
     /// names.
