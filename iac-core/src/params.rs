@@ -1362,6 +1362,16 @@ mod tests {
                  (the pattern backtracks catastrophically on this value)"
             )
         );
+        // A secret value is not shown.
+        let t = json!({"Type": "String", "NoEcho": true, "AllowedPattern": "(a|aa)+(?=c)b"});
+        let e = resolve_parameters(&decls(json!({"P": t})), &given(json!({"P": value})))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("parameter 'P': could not check the given value against"),
+            "{e}"
+        );
+        assert!(!e.contains("aaaa"), "{e}");
     }
 
     #[test]

@@ -250,8 +250,9 @@ fn agreement_with_heat_on_the_corpus() {
     );
 }
 
-/// Every corpus template, once imported, is plain ROS-shaped data: written as ROS JSON or
-/// YAML and read back by iac-core's loader, it is the same IR.
+/// Every corpus template, once imported, is plain data in the IR's ROS-based shape (ROS
+/// plus the HOT functions and, where a parameter has several, a list of AllowedPatterns):
+/// written as JSON or YAML and read back by iac-core's loader, it is the same IR.
 #[test]
 fn every_imported_template_round_trips_through_the_ros_format() {
     use iac_core::loader::{load_json, load_yaml, to_json_string_pretty, to_yaml_string};
