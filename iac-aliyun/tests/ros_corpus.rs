@@ -127,7 +127,9 @@ fn parameter_values(t: &Template, base: &IndexMap<String, Value>) -> IndexMap<St
                 ParamType::CommaDelimitedList => Value::from(vec!["x".repeat(len); len].join(",")),
                 // An optional text left empty, as a user would (handlers leave out empty
                 // optional properties, as ROS does); a constrained one filled.
-                _ if decl.min_length.is_none() && decl.allowed_pattern.is_none() => Value::from(""),
+                _ if decl.min_length.is_none() && decl.allowed_patterns.is_empty() => {
+                    Value::from("")
+                }
                 _ => Value::from("x".repeat(len)),
             }
         };

@@ -250,13 +250,22 @@ pub struct ParameterDecl {
         skip_serializing_if = "Option::is_none"
     )]
     pub allowed_values: Option<Vec<Value>>,
-    /// `AllowedPattern`: a regular expression the whole value must match.
+    /// `AllowedPattern`: regular expressions the whole value must match, every one of them.
+    ///
+    /// ROS and CloudFormation give one pattern, written as a string (`"AllowedPattern":
+    /// "[a-z]+"`), and that is how one pattern without its own description is read and
+    /// written. HOT lets a parameter have several `allowed_pattern` constraints, each with
+    /// its own description: those are written as a list (`"AllowedPattern": [{"Pattern":
+    /// "[a-z]+", "Description": "..."}, "[a-z]{3}"]`), which is this IR's shape, not ROS's
+    /// (the ROS deployer refuses such a template rather than drop a constraint).
     #[serde(
         rename = "AllowedPattern",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "write_patterns",
+        deserialize_with = "read_patterns"
     )]
-    pub allowed_pattern: Option<String>,
+    pub allowed_patterns: Vec<AllowedPattern>,
     /// `MinLength` (number or numeric string).
     #[serde(rename = "MinLength", default, skip_serializing_if = "Option::is_none")]
     pub min_length: Option<Value>,
@@ -311,6 +320,114 @@ impl ParameterDecl {
             _ => false,
         }
     }
+}
+
+/// One `AllowedPattern` constraint of a parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedPattern {
+    /// The regular expression, in the syntax of Python's `re` (which Heat and ROS use):
+    /// look-around and backreferences included. The whole value must match.
+    pub pattern: String,
+    /// What a value that does not match is told (HOT's constraint `description`); when
+    /// `None`, the declaration's `ConstraintDescription` is.
+    pub description: Option<String>,
+}
+
+impl AllowedPattern {
+    /// A pattern with no description of its own.
+    pub fn new(pattern: impl Into<String>) -> Self {
+        AllowedPattern {
+            pattern: pattern.into(),
+            description: None,
+        }
+    }
+
+    /// The pattern with its own description (builder style).
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
+/// The ROS shape (a string) for one pattern without its own description; a list otherwise.
+fn write_patterns<S: Serializer>(
+    patterns: &[AllowedPattern],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    #[derive(Serialize)]
+    struct Described<'a> {
+        #[serde(rename = "Pattern")]
+        pattern: &'a str,
+        #[serde(rename = "Description")]
+        description: &'a str,
+    }
+    if let [only] = patterns
+        && only.description.is_none()
+    {
+        return serializer.serialize_str(&only.pattern);
+    }
+    let mut seq = serializer.serialize_seq(Some(patterns.len()))?;
+    for p in patterns {
+        match &p.description {
+            Some(description) => seq.serialize_element(&Described {
+                pattern: &p.pattern,
+                description,
+            })?,
+            None => seq.serialize_element(&p.pattern)?,
+        }
+    }
+    seq.end()
+}
+
+/// A string (ROS), `null` (no pattern), or a list of strings and `{"Pattern": ...,
+/// "Description": ...}` maps.
+fn read_patterns<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<AllowedPattern>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Described {
+        #[serde(rename = "Pattern")]
+        pattern: String,
+        #[serde(rename = "Description", default)]
+        description: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Item {
+        Plain(String),
+        Described(Described),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Shape {
+        One(String),
+        Many(Vec<Item>),
+        Null(()),
+    }
+    let shape = Shape::deserialize(deserializer).map_err(|_| {
+        serde::de::Error::custom(
+            "AllowedPattern must be a text, or a list of texts and {Pattern, Description} maps",
+        )
+    })?;
+    Ok(match shape {
+        Shape::One(pattern) => vec![AllowedPattern::new(pattern)],
+        Shape::Null(()) => Vec::new(),
+        Shape::Many(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Item::Plain(pattern) => AllowedPattern::new(pattern),
+                Item::Described(Described {
+                    pattern,
+                    description,
+                }) => AllowedPattern {
+                    pattern,
+                    description,
+                },
+            })
+            .collect(),
+    })
 }
 
 /// An output (`Outputs.<name>`).

@@ -32,7 +32,6 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use indexmap::IndexMap;
-use regex::Regex;
 use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
 
@@ -361,6 +360,17 @@ pub enum ParamProblem {
         /// The pattern as declared.
         pattern: String,
     },
+    /// Whether the value matches `AllowedPattern` could not be decided: the match gave up
+    /// (it backtracked more than [`PATTERN_BACKTRACK_LIMIT`] steps).
+    #[error("could not check {subject} against AllowedPattern {pattern:?}: {reason}")]
+    PatternUndecided {
+        /// The offending value, rendered.
+        subject: String,
+        /// The pattern as declared.
+        pattern: String,
+        /// Why the match gave up.
+        reason: String,
+    },
     /// The value has fewer characters than `MinLength`.
     #[error("{subject} has {length} characters, fewer than MinLength {min}")]
     TooShort {
@@ -417,6 +427,164 @@ fn detail_suffix(detail: &Option<String>) -> String {
     }
 }
 
+/// The most backtracking steps one `AllowedPattern` match may take. A pattern that needs
+/// more on a value (catastrophic backtracking, as `(a|aa)+(?=c)b` on a long run of `a`) is
+/// reported as [`ParamProblem::PatternUndecided`] instead of running for minutes.
+pub const PATTERN_BACKTRACK_LIMIT: usize = 1_000_000;
+
+/// What a pattern is wrapped in to match whole values: this, the pattern, then `)$`.
+const ANCHOR_PREFIX: &str = "^(?:";
+
+/// An `AllowedPattern` compiled to match whole values.
+///
+/// Patterns are read in the syntax of Python's `re`, which Heat (and ROS, which descends
+/// from it) use: look-ahead, look-behind and backreferences work (through `fancy-regex`).
+/// A value is allowed when the pattern matches all of it, as if written `^(?:pattern)$`.
+///
+/// Differences from Python's `re` that remain: Heat takes the *first* match from the
+/// start (`re.match`) and requires it to end at the end of the value, so with `a|ab` it
+/// refuses `ab` where this accepts it (some way of matching the whole value is enough);
+/// `$` inside a pattern matches only at the very end (Python's also before a final
+/// newline); nested character classes (`[a[b]]`) and class set operations (`&&`, `--`)
+/// follow the Rust `regex` crate, where Python reads them as literal characters.
+#[derive(Debug, Clone)]
+pub struct WholeValuePattern {
+    regex: fancy_regex::Regex,
+}
+
+impl WholeValuePattern {
+    /// Compiles `pattern`; the error says why it is not a regular expression.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let rewritten = python_quantified_lookaround(pattern);
+        let anchored = format!("{ANCHOR_PREFIX}{rewritten})$");
+        fancy_regex::RegexBuilder::new(&anchored)
+            .backtrack_limit(PATTERN_BACKTRACK_LIMIT)
+            .build()
+            .map(|regex| WholeValuePattern { regex })
+            .map_err(|e| match e {
+                // Its position is in the anchored, rewritten text: not shown.
+                fancy_regex::Error::ParseError(_, problem) => problem.to_string(),
+                other => other.to_string(),
+            })
+    }
+
+    /// Whether the whole of `text` matches; an error when the match gave up (more than
+    /// [`PATTERN_BACKTRACK_LIMIT`] backtracking steps).
+    pub fn matches(&self, text: &str) -> Result<bool, String> {
+        self.regex.is_match(text).map_err(|e| match e {
+            fancy_regex::Error::RuntimeError(fancy_regex::RuntimeError::BacktrackLimitExceeded) => {
+                format!(
+                    "the match gave up after {PATTERN_BACKTRACK_LIMIT} backtracking steps \
+                     (the pattern backtracks catastrophically on this value)"
+                )
+            }
+            other => other.to_string(),
+        })
+    }
+}
+
+/// Python's `re` lets a look-around group take a quantifier (`(?=x)*`); `fancy-regex`
+/// refuses it. A zero-width assertion repeated is the assertion once (at least one
+/// repetition) or the assertion-or-nothing (none allowed), so the quantifier is rewritten
+/// into that: `(?=x)+` → `(?=x)`, `(?=x)*` → `(?:(?=x)|)`, `(?=x)*?` → `(?:|(?=x))`.
+/// Everything else is left as written.
+fn python_quantified_lookaround(pattern: &str) -> std::borrow::Cow<'_, str> {
+    if !pattern.contains("(?=")
+        && !pattern.contains("(?!")
+        && !pattern.contains("(?<=")
+        && !pattern.contains("(?<!")
+    {
+        return std::borrow::Cow::Borrowed(pattern);
+    }
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len() + 8);
+    // For each open group: where it starts in `out`, and whether it is a look-around.
+    let mut groups: Vec<(usize, bool)> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(&next) = chars.get(i + 1) {
+                    out.push(next);
+                }
+                i += 2;
+                continue;
+            }
+            '[' => {
+                // A character class, copied as is: `]` right after `[` or `[^` is literal.
+                let start = i;
+                i += 1;
+                if chars.get(i) == Some(&'^') {
+                    i += 1;
+                }
+                if chars.get(i) == Some(&']') {
+                    i += 1;
+                }
+                while i < chars.len() && chars[i] != ']' {
+                    i += if chars[i] == '\\' { 2 } else { 1 };
+                }
+                let end = (i + 1).min(chars.len());
+                out.extend(&chars[start..end]);
+                i = end;
+                continue;
+            }
+            '(' => {
+                let rest: String = chars[i..chars.len().min(i + 4)].iter().collect();
+                let lookaround = ["(?=", "(?!", "(?<=", "(?<!"]
+                    .iter()
+                    .any(|p| rest.starts_with(p));
+                groups.push((out.len(), lookaround));
+                out.push(c);
+            }
+            ')' => {
+                out.push(c);
+                if let Some((start, true)) = groups.pop()
+                    && let Some((min_zero, len)) = quantifier_at(&chars[i + 1..])
+                {
+                    let lazy = chars.get(i + 1 + len) == Some(&'?');
+                    let possessive = chars.get(i + 1 + len) == Some(&'+');
+                    if min_zero {
+                        let group = out.split_off(start);
+                        if lazy {
+                            out.push_str(&format!("(?:|{group})"));
+                        } else {
+                            out.push_str(&format!("(?:{group}|)"));
+                        }
+                    }
+                    i += 1 + len + usize::from(lazy || possessive);
+                    continue;
+                }
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A quantifier at the start of `rest` (`*`, `+`, `?`, `{m}`, `{m,}`, `{,n}`, `{m,n}`):
+/// whether it allows zero repetitions, and its length in characters.
+fn quantifier_at(rest: &[char]) -> Option<(bool, usize)> {
+    match rest.first()? {
+        '*' | '?' => Some((true, 1)),
+        '+' => Some((false, 1)),
+        '{' => {
+            let close = rest.iter().position(|&c| c == '}')?;
+            let inside: String = rest[1..close].iter().collect();
+            let (min, max) = inside.split_once(',').unwrap_or((&inside, &inside));
+            let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+            if !digits(min) || !digits(max) || (min.is_empty() && max.is_empty()) {
+                return None;
+            }
+            let min_zero = min.is_empty() || min.parse::<u64>().ok()? == 0;
+            Some((min_zero, close + 1))
+        }
+        _ => None,
+    }
+}
+
 /// Resolves the given parameter values against the template's declarations.
 ///
 /// For each declared parameter: the given value, else its `Default`, else an error. An
@@ -432,7 +600,9 @@ fn detail_suffix(detail: &Option<String>) -> String {
 /// | `Json` | a JSON text, or any JSON value | the parsed value |
 /// | `Boolean` | `true`/`false`, also as strings in any case | boolean |
 ///
-/// Then `AllowedValues`, `AllowedPattern` (matched against the whole value),
+/// Then `AllowedValues`, each `AllowedPattern` (matched against the whole value, see
+/// [`WholeValuePattern`]; a pattern's own description replaces `ConstraintDescription` in
+/// its error),
 /// `MinLength`/`MaxLength` (in characters) and `MinValue`/`MaxValue` (for `Number`) are
 /// checked; for a list, the value constraints apply to each item. A given parameter that is
 /// not declared is an error. All problems are returned together.
@@ -679,24 +849,40 @@ impl Checker<'_> {
             }
         }
 
-        if let Some(pattern) = &decl.allowed_pattern {
-            match Regex::new(&format!("^(?:{pattern})$")) {
-                Ok(re) => {
-                    for (text, is_item) in &texts {
-                        if !re.is_match(text) {
-                            let subject = self.text_subject(text, *is_item);
-                            self.violation(ParamProblem::PatternMismatch {
-                                subject,
-                                pattern: pattern.clone(),
-                            });
-                        }
-                    }
+        for allowed in &decl.allowed_patterns {
+            let pattern = &allowed.pattern;
+            let matcher = match WholeValuePattern::new(pattern) {
+                Ok(matcher) => matcher,
+                Err(reason) => {
+                    self.push(ParamProblem::BadConstraint {
+                        constraint: "AllowedPattern",
+                        value: compact(&Value::String(pattern.clone())),
+                        reason,
+                    });
+                    continue;
                 }
-                Err(e) => self.push(ParamProblem::BadConstraint {
-                    constraint: "AllowedPattern",
-                    value: compact(&Value::String(pattern.clone())),
-                    reason: e.to_string().lines().last().unwrap_or_default().to_owned(),
-                }),
+            };
+            for (text, is_item) in &texts {
+                let problem = match matcher.matches(text) {
+                    Ok(true) => continue,
+                    Ok(false) => ParamProblem::PatternMismatch {
+                        subject: self.text_subject(text, *is_item),
+                        pattern: pattern.clone(),
+                    },
+                    Err(reason) => ParamProblem::PatternUndecided {
+                        subject: self.text_subject(text, *is_item),
+                        pattern: pattern.clone(),
+                        reason,
+                    },
+                };
+                match &allowed.description {
+                    Some(description) => self.errors.push(ParamError {
+                        parameter: self.name.to_owned(),
+                        problem,
+                        constraint_description: Some(description.clone()),
+                    }),
+                    None => self.violation(problem),
+                }
             }
         }
 
@@ -837,7 +1023,7 @@ fn scalar_eq(allowed: &Value, value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Text;
+    use crate::model::{AllowedPattern, Text};
     use serde_json::json;
 
     fn decl(json: Value) -> ParameterDecl {
@@ -1065,6 +1251,160 @@ mod tests {
         assert!(
             e.starts_with("parameter 'P': the declaration's AllowedPattern \"([\" is invalid: "),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn allowed_pattern_has_look_around_and_backreferences() {
+        // Heat's templates use look-ahead (Python's `re` has it).
+        let t = json!({"Type": "String",
+            "AllowedPattern": "(?=^.{6,255}$)((?=.*\\d)(?=.*[A-Z])(?=.*[a-z]))^.*"});
+        assert_eq!(
+            one(t.clone(), json!("Passw0rd")).unwrap(),
+            json!("Passw0rd")
+        );
+        assert_eq!(
+            one_err(t, json!("password")),
+            "parameter 'P': value \"password\" does not match AllowedPattern \
+             \"(?=^.{6,255}$)((?=.*\\\\d)(?=.*[A-Z])(?=.*[a-z]))^.*\""
+        );
+        let t = json!({"Type": "String", "AllowedPattern": "^(?!.*[\"\\r\\n]).*$"});
+        assert!(one(t.clone(), json!("My site")).is_ok());
+        assert!(one_err(t, json!("My \"site\"")).contains("does not match"));
+        let t = json!({"Type": "String", "AllowedPattern": "(?<=)(\\w)\\1+"});
+        assert!(one(t.clone(), json!("aaa")).is_ok());
+        assert!(one_err(t, json!("aab")).contains("does not match"));
+        // A quantified look-around, which Python accepts: `(?=x)*` may match zero times,
+        // `(?=x)+` is the assertion once.
+        let t = json!({"Type": "String",
+            "AllowedPattern": "[A-Za-z0-9]+(?=[\\.\\-][a-zA-Z0-9])*\\.[a-zA-z09]+"});
+        assert!(one(t.clone(), json!("cloudbase.local")).is_ok());
+        assert!(one_err(t, json!("cloudbase")).contains("does not match"));
+        let t = json!({"Type": "String", "AllowedPattern": "a(?=b){1,3}b"});
+        assert!(one(t.clone(), json!("ab")).is_ok());
+        let t = json!({"Type": "String", "AllowedPattern": "a(?=b)+c"});
+        assert!(one_err(t, json!("ac")).contains("does not match"));
+        let t = json!({"Type": "String", "AllowedPattern": "a(?!b)*?c"});
+        assert!(one(t, json!("ac")).is_ok());
+        // Character classes and escapes are copied as they are.
+        assert_eq!(
+            python_quantified_lookaround("[(?=]*(?=x)?"),
+            "[(?=]*(?:(?=x)|)"
+        );
+        assert_eq!(python_quantified_lookaround("\\(?=x)?"), "\\(?=x)?");
+        assert_eq!(python_quantified_lookaround("(a)(?=b)"), "(a)(?=b)");
+        assert_eq!(python_quantified_lookaround("(?=b){,2}"), "(?:(?=b)|)");
+        assert_eq!(python_quantified_lookaround("(?=b){a}"), "(?=b){a}");
+    }
+
+    #[test]
+    fn several_patterns_must_all_match_and_name_the_failing_one() {
+        let mut d = decl(json!({"Type": "String", "NoEcho": true,
+            "ConstraintDescription": "6 to 8 characters"}));
+        d.allowed_patterns = vec![
+            AllowedPattern::new("[^0-9]*[0-9].*").with_description("Password needs a digit"),
+            AllowedPattern::new("[A-Z].*"),
+        ];
+        let decls = IndexMap::from([("admin_pass".to_owned(), d)]);
+        let check = |value: &str| resolve_parameters(&decls, &given(json!({"admin_pass": value})));
+        assert!(check("Abc123").is_ok());
+        // The one that fails is named, with its own description or else the declaration's.
+        assert_eq!(
+            check("abc123").unwrap_err().to_string(),
+            "parameter 'admin_pass': the given value does not match AllowedPattern \
+             \"[A-Z].*\" (6 to 8 characters)"
+        );
+        assert_eq!(
+            check("Abcdef").unwrap_err().to_string(),
+            "parameter 'admin_pass': the given value does not match AllowedPattern \
+             \"[^0-9]*[0-9].*\" (Password needs a digit)"
+        );
+        // Both fail: both are reported.
+        assert_eq!(check("abc").unwrap_err().errors.len(), 2);
+    }
+
+    #[test]
+    fn an_invalid_pattern_names_the_parameter_and_the_constraint() {
+        let e = one_err(
+            json!({"Type": "String", "AllowedPattern": "a(b"}),
+            json!("ab"),
+        );
+        assert_eq!(
+            e,
+            "parameter 'P': the declaration's AllowedPattern \"a(b\" is invalid: \
+             Opening parenthesis without closing parenthesis"
+        );
+        let e = one_err(
+            json!({"Type": "String", "AllowedPattern": ["x", "[z-a]"]}),
+            json!("x"),
+        );
+        assert!(
+            e.starts_with("parameter 'P': the declaration's AllowedPattern \"[z-a]\" is invalid: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_pattern_that_backtracks_too_long_is_an_error_not_a_hang() {
+        let t = json!({"Type": "String", "AllowedPattern": "(a|aa)+(?=c)b"});
+        let value = format!("{}c", "a".repeat(60));
+        let e =
+            resolve_parameters(&decls(json!({"P": t})), &given(json!({"P": value}))).unwrap_err();
+        assert!(matches!(
+            e.errors[0].problem,
+            ParamProblem::PatternUndecided { .. }
+        ));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "parameter 'P': could not check value \"{value}\" against AllowedPattern \
+                 \"(a|aa)+(?=c)b\": the match gave up after 1000000 backtracking steps \
+                 (the pattern backtracks catastrophically on this value)"
+            )
+        );
+        // A secret value is not shown.
+        let t = json!({"Type": "String", "NoEcho": true, "AllowedPattern": "(a|aa)+(?=c)b"});
+        let e = resolve_parameters(&decls(json!({"P": t})), &given(json!({"P": value})))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("parameter 'P': could not check the given value against"),
+            "{e}"
+        );
+        assert!(!e.contains("aaaa"), "{e}");
+    }
+
+    #[test]
+    fn patterns_keep_the_ros_shape_when_there_is_one() {
+        let d = decl(json!({"Type": "String", "AllowedPattern": "[a-z]+"}));
+        assert_eq!(d.allowed_patterns, vec![AllowedPattern::new("[a-z]+")]);
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            json!({"Type": "String", "AllowedPattern": "[a-z]+"})
+        );
+        let several = json!({"Type": "String", "AllowedPattern": [
+            "[a-z]+", {"Pattern": "a.*", "Description": "starts with a"}]});
+        let d = decl(several.clone());
+        assert_eq!(d.allowed_patterns.len(), 2);
+        assert_eq!(serde_json::to_value(&d).unwrap(), several);
+        let one_described = json!({"Type": "String", "AllowedPattern": [
+            {"Pattern": "a.*", "Description": "starts with a"}]});
+        assert_eq!(
+            serde_json::to_value(decl(one_described.clone())).unwrap(),
+            one_described
+        );
+        assert!(
+            decl(json!({"Type": "String", "AllowedPattern": null}))
+                .allowed_patterns
+                .is_empty()
+        );
+        let err = serde_json::from_value::<ParameterDecl>(
+            json!({"Type": "String", "AllowedPattern": [{"Pattern": "a", "Typo": 1}]}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("AllowedPattern must be a text"),
+            "{err}"
         );
     }
 

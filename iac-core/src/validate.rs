@@ -718,6 +718,10 @@ fn call_problem(function: &str, args: &Expr) -> Option<CallProblem> {
             Expr::List(items) if items.len() >= 2 => None,
             _ => shape("a list of at least two conditions"),
         },
+        "Fn::Error" => match args {
+            Expr::String(_) | Expr::Ref(_) | Expr::GetAtt { .. } | Expr::Call { .. } => None,
+            _ => shape("a message (a string)"),
+        },
         "Fn::EqualsStrict" => list_of(2, "[value, value]"),
         "Fn::Contains" => list_of(2, "[value, list or text]"),
         "Fn::Filter" => list_of(2, "[values to drop, list]"),
@@ -980,7 +984,9 @@ mod tests {
                    "Split": {"Fn::StrSplit": [","]},
                    "Join": {"Fn::ListJoin": [","]},
                    "Eq": {"Fn::EqualsStrict": [1, 2, 3]},
-                   "In": {"Fn::Contains": ["a"]}
+                   "In": {"Fn::Contains": ["a"]},
+                   "Raised": {"Fn::Error": "deferred"},
+                   "RaisedBadly": {"Fn::Error": ["a"]}
                  }}}}"#,
         )
         .unwrap_err();
@@ -997,6 +1003,8 @@ mod tests {
              resource name first), got a list of 2\n\
              Resources.R.Properties.NotAMap: Fn::Repeat takes {\"for_each\": {placeholder: list}, \
              \"template\": value}, got a list of 1\n\
+             Resources.R.Properties.RaisedBadly: Fn::Error takes a message (a string), got a \
+             list of 1\n\
              Resources.R.Properties.Split: Fn::StrSplit takes [delimiter, text] or [delimiter, text, \
              index], got a list of 1"
         );

@@ -1101,3 +1101,51 @@ async fn conflicts_do_not_use_up_the_transient_retry_budget() {
     assert!(report.is_success());
     assert!(cloud.is_empty());
 }
+
+/// An output whose value is `Fn::Error` carries its error in the report; the stack
+/// completes and the other outputs are evaluated. Any other output that cannot be evaluated
+/// still fails the stack (the ROS behaviour).
+#[tokio::test]
+async fn an_fn_error_output_carries_its_error_and_the_stack_completes() {
+    let (cloud, engine, _) = setup(MemoryConfig::default(), FailurePolicy::Rollback);
+    let mut t = small_stack();
+    t.outputs.insert(
+        "Broken".to_owned(),
+        serde_json::from_value(json!({"Value": {"Fn::Join": ["-", [
+            {"Ref": "Size"}, {"Fn::Error": "get_param names unknown parameter 'foo'"}]]}}))
+        .unwrap(),
+    );
+    let report = engine
+        .apply(&input(t.clone()), RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.status, Status::CreateComplete);
+    assert!(report.is_success());
+    assert_eq!(cloud.len(), 4);
+    assert_eq!(report.outputs["WebSize"], json!("small"));
+    assert!(!report.outputs.contains_key("Broken"));
+    assert_eq!(
+        report.output_errors["Broken"],
+        "Outputs.Broken.Value.Fn::Join[1][1].Fn::Error: get_param names unknown parameter 'foo'"
+    );
+
+    t.outputs.insert(
+        "BadAttribute".to_owned(),
+        serde_json::from_value(json!({"Value": {"Fn::GetAtt": ["Web", "Colour"]}})).unwrap(),
+    );
+    let err = engine
+        .apply(&input(t), RunOptions::default())
+        .await
+        .unwrap_err();
+    let report = err.report().unwrap();
+    assert_eq!(report.status, Status::UpdateFailed);
+    assert_eq!(
+        report
+            .failures
+            .iter()
+            .map(|f| f.logical_id.as_str())
+            .collect::<Vec<_>>(),
+        ["Outputs.BadAttribute"]
+    );
+    assert!(report.output_errors.contains_key("Broken"));
+}

@@ -34,16 +34,6 @@ const EXPLAINED: &[(&str, &str)] = &[
         "openstack-heat-tempest-plugin/heat_tempest_plugin/tests/scenario/templates/test_volumes_delete_snapshot.yaml",
         "deletion_policy Snapshot is not supported by the IR",
     ),
-    // Python's `re` has look-around; the `regex` crate iac-core checks AllowedPattern with
-    // has not, so the default cannot be checked and the pattern is reported as invalid.
-    (
-        "openstack-heat-templates/hot/Windows/ActiveDirectoryController/ActiveDirectoryDomainController.yaml",
-        "allowed_pattern with look-ahead",
-    ),
-    (
-        "openstack-heat-templates/hot/Windows/IIS_Drupal/IIS_Drupal.yaml",
-        "allowed_pattern with look-ahead",
-    ),
     // `external_id` adopts an existing cloud resource; the engine has no adoption, so the
     // import refuses it rather than creating a new resource.
     (
@@ -53,23 +43,6 @@ const EXPLAINED: &[(&str, &str)] = &[
     (
         "openstack-heat-tempest-plugin/heat_tempest_plugin/tests/functional/test_external_ref.py__inline26.yaml",
         "external_id is not supported",
-    ),
-    // Several allowed_pattern constraints on one parameter (all must match); the IR holds
-    // one pattern per parameter, and the `regex` crate cannot AND patterns (no look-ahead).
-    (
-        "openstack-heat-templates/hot/hello_world.yaml",
-        "several allowed_pattern constraints on one parameter",
-    ),
-    (
-        "openstack-heat-templates/hot/multi_region_hello_world.yaml",
-        "several allowed_pattern constraints on one parameter",
-    ),
-    // The template deliberately has an output with `get_param: foo` (no such parameter);
-    // Heat's validate does not resolve outputs and the tempest test expects the error when
-    // the output is shown. Ours reports the unknown parameter before anything is created.
-    (
-        "openstack-heat-tempest-plugin/heat_tempest_plugin/tests/functional/test_stack_outputs.py__inline120.yaml",
-        "unknown parameter in an output, reported up front",
     ),
 ];
 
@@ -277,8 +250,9 @@ fn agreement_with_heat_on_the_corpus() {
     );
 }
 
-/// Every corpus template, once imported, is plain ROS-shaped data: written as ROS JSON or
-/// YAML and read back by iac-core's loader, it is the same IR.
+/// Every corpus template, once imported, is plain data in the IR's ROS-based shape (ROS
+/// plus the HOT functions and, where a parameter has several, a list of AllowedPatterns):
+/// written as JSON or YAML and read back by iac-core's loader, it is the same IR.
 #[test]
 fn every_imported_template_round_trips_through_the_ros_format() {
     use iac_core::loader::{load_json, load_yaml, to_json_string_pretty, to_yaml_string};

@@ -104,7 +104,10 @@ resources: {}
     assert_eq!(p["name"].param_type, ParamType::String);
     assert_eq!(p["name"].min_length, Some(json!(2)));
     assert_eq!(p["name"].max_length, Some(json!(8)));
-    assert_eq!(p["name"].allowed_pattern.as_deref(), Some("[a-z]+"));
+    assert_eq!(
+        p["name"].allowed_patterns,
+        vec![iac_core::model::AllowedPattern::new("[a-z]+")]
+    );
     assert_eq!(
         p["name"].constraint_description.as_ref().unwrap().get("en"),
         "2 to 8 characters"
@@ -178,6 +181,91 @@ resources: {}
          parameters.e.constraints[2].unknown: invalid constraint 'unknown'\n\
          parameters.f.secret: invalid key 'secret' for a parameter\n\
          parameters.g.default: parameter 'g': value \"many\" is not a valid Number"
+    );
+}
+
+/// Heat lets a parameter have several constraints of one kind, all of which must hold:
+/// bounds and value lists combine into one (the tighter bound, the common values), which
+/// keeps the ROS shape; patterns stay several, each with its own description.
+#[test]
+fn several_constraints_of_one_kind() {
+    let t = load(
+        r#"
+heat_template_version: 2013-05-23
+parameters:
+  admin_pass:
+    type: string
+    hidden: true
+    constraints:
+      - length: { min: 6, max: 8 }
+        description: Password length must be between 6 and 8 characters
+      - length: { min: 7 }
+      - allowed_pattern: "[a-zA-Z0-9]+"
+        description: Password must consist of characters and numbers only
+      - allowed_pattern: "[A-Z]+[a-zA-Z0-9]*"
+        description: Password must start with an uppercase character
+  port:
+    type: number
+    constraints:
+      - range: {min: 40000, max: 60000}
+      - range: {max: 50000}
+      - allowed_values: [40000, 45000, 55000]
+      - allowed_values: ["45000", 55000, 1]
+  bad:
+    type: string
+    constraints:
+      - allowed_pattern: "(["
+resources: {}
+"#,
+    );
+    let p = &t.template().parameters;
+    let pass = &p["admin_pass"];
+    assert_eq!(
+        (&pass.min_length, &pass.max_length),
+        (&Some(json!(7)), &Some(json!(8)))
+    );
+    assert_eq!(
+        pass.allowed_patterns,
+        vec![
+            iac_core::model::AllowedPattern::new("[a-zA-Z0-9]+")
+                .with_description("Password must consist of characters and numbers only"),
+            iac_core::model::AllowedPattern::new("[A-Z]+[a-zA-Z0-9]*")
+                .with_description("Password must start with an uppercase character"),
+        ]
+    );
+    assert_eq!(
+        pass.constraint_description.as_ref().unwrap().get("en"),
+        "Password length must be between 6 and 8 characters"
+    );
+    let port = &p["port"];
+    assert_eq!(
+        (&port.min_value, &port.max_value),
+        (&Some(json!(40000)), &Some(json!(50000)))
+    );
+    assert_eq!(port.allowed_values, Some(vec![json!(45000), json!(55000)]));
+    // A pattern that is not a regular expression is the template's error, as in Heat.
+    let errors = t.validate(&|_| true).unwrap_err().to_string();
+    assert!(
+        errors.starts_with(
+            "parameters.bad.constraints[0].allowed_pattern: invalid allowed_pattern \"([\": "
+        ),
+        "{errors}"
+    );
+
+    // The failing pattern is named, with its own description.
+    let decls = &t.template().parameters;
+    let given = |v: &str| {
+        indexmap::IndexMap::from([
+            ("admin_pass".to_owned(), json!(v)),
+            ("port".to_owned(), json!(45000)),
+            ("bad".to_owned(), json!("x")),
+        ])
+    };
+    let e = iac_core::params::resolve_parameters(decls, &given("abcdefg")).unwrap_err();
+    assert_eq!(
+        e.errors[0].to_string(),
+        "parameter 'admin_pass': the given value does not match AllowedPattern \
+         \"[A-Z]+[a-zA-Z0-9]*\" (Password must start with an uppercase character)"
     );
 }
 
@@ -427,13 +515,11 @@ resources:
     depends_on: [ghost]
     properties:
       networks: [{port: {get_attr: [server, ip]}}]
-outputs:
-  x: {value: {get_param: [port, a]}}
+      name: {get_param: [port, a]}
 mappings: {}
 "#
         ),
         "mappings: 'mappings' is not a valid template section in version 2018-08-31\n\
-         outputs.x.value.get_param: get_param names 'port', which is a resource, not a parameter\n\
          resources.port.properties.fixed_ips[0].ip.get_attr: get_attr of all attributes of a resource (no attribute name) is not supported by this SDK\n\
          resources.port.properties.fixed_ips[0].subnet: get_attr to unknown resource 'nosuch'\n\
          resources.port.properties.m.yaql: function 'yaql' is not supported by this SDK\n\
@@ -441,7 +527,8 @@ mappings: {}
          resources.port.properties.network.get_resource: get_resource names 'net', which is a parameter, not a resource\n\
          resources.port.properties.other.get_file: get_file: no content for 'missing.sh' (give it in the files, or put it next to the template)\n\
          resources.server: dependency cycle server -> server\n\
-         resources.server.depends_on: depends_on names unknown resource 'ghost'"
+         resources.server.depends_on: depends_on names unknown resource 'ghost'\n\
+         resources.server.properties.name.get_param: get_param names 'port', which is a resource, not a parameter"
     );
     // Unknown types are reported by name, at the type.
     let t = load("heat_template_version: rocky\nresources:\n  q: {type: OS::Zaqar::Queue}\n");
@@ -642,5 +729,98 @@ outputs:
     assert_eq!(
         evaluate(&t.template().outputs["o"].value, &ctx, "o").unwrap(),
         Some(json!("10.0.0.5"))
+    );
+}
+
+/// An output with `get_param` of a parameter the template does not declare (Heat's
+/// tempest test `test_stack_outputs`): Heat validates the template, creates the stack, and
+/// shows that output with its error; so does the engine, the other outputs evaluated.
+#[tokio::test]
+async fn an_output_with_an_undeclared_parameter_carries_its_error() {
+    use iac_core::engine::{Engine, RunOptions, StackInput, Status};
+    use iac_core::memory::{MemoryCloud, MemoryConfig};
+    use iac_core::provider::{Registry, Schema};
+
+    let t = load(
+        r#"
+heat_template_version: 2015-10-15
+resources:
+  test_resource_a:
+    type: OS::Heat::TestResource
+    properties:
+      value: 'a'
+outputs:
+  resource_output_a:
+    description: 'Output of resource a'
+    value: { get_attr: [test_resource_a, value] }
+  resource_output_b:
+    description: 'Output of resource b'
+    value: { str_replace: {template: "x-%y%", params: {"%y%": { get_param: foo }}} }
+"#,
+    );
+    t.validate(&|_| true).unwrap();
+    let warnings: Vec<String> = t.warnings().iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        [
+            "outputs.resource_output_b.value.str_replace.params.%y%.get_param: get_param names \
+          unknown parameter 'foo'; the template is valid for Heat, which reports this when the \
+          output is shown: the output will carry this error"
+        ]
+    );
+
+    let cloud = MemoryCloud::new(MemoryConfig::default());
+    let mut registry = Registry::new();
+    registry
+        .register(cloud.handler_with_schema(
+            Schema::new("OS::Heat::TestResource").with_attributes(&["value"]),
+        ));
+    let engine = Engine::builder().provider(registry).build();
+    let report = engine
+        .apply(
+            &StackInput::new("outputs", t.into_template()),
+            RunOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.status, Status::CreateComplete);
+    assert!(report.is_success(), "{:?}", report.failures);
+    assert_eq!(
+        report.outputs,
+        IndexMap::from([("resource_output_a".to_owned(), json!("a"))])
+    );
+    assert_eq!(
+        report.output_errors,
+        IndexMap::from([(
+            "resource_output_b".to_owned(),
+            "Outputs.resource_output_b.Value.Fn::StrReplace.params.%y%.Fn::Error: get_param \
+             names unknown parameter 'foo'"
+                .to_owned()
+        )])
+    );
+    assert_eq!(cloud.len(), 1);
+}
+
+/// In resource properties (which Heat resolves when it validates) and in conditions, an
+/// undeclared parameter stays an error of the template.
+#[test]
+fn an_undeclared_parameter_outside_outputs_is_still_an_error() {
+    let t = load(
+        r#"
+heat_template_version: 2016-10-14
+resources:
+  r:
+    type: OS::Heat::TestResource
+    properties: {value: {get_param: foo}}
+outputs:
+  o:
+    value: {if: [{equals: [{get_param: bar}, 1]}, 1, 2]}
+"#,
+    );
+    assert!(t.warnings().is_empty());
+    assert_eq!(
+        t.validate(&|_| true).unwrap_err().to_string(),
+        "outputs.o.value.if[0].equals[0].get_param: get_param names unknown parameter 'bar'\n\
+         resources.r.properties.value.get_param: get_param names unknown parameter 'foo'"
     );
 }

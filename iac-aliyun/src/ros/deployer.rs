@@ -270,8 +270,7 @@ impl RosDeployer {
     ) -> Result<Params, DeployError> {
         params = match source {
             TemplateSource::Body(template) => {
-                let body = serde_json::to_string(template)
-                    .map_err(|e| DeployError::Template(e.to_string()))?;
+                let body = ros_body(template)?;
                 params.with("TemplateBody", body)
             }
             TemplateSource::Url(url) => params.with("TemplateURL", url),
@@ -583,6 +582,7 @@ fn report_of(
         stack: stack.to_owned(),
         status,
         outputs: outputs.unwrap_or_default(),
+        output_errors: IndexMap::new(),
         resources,
         failures,
         skipped,
@@ -669,9 +669,59 @@ fn client_token(name: &str) -> String {
     hex::encode(&hash.finalize()[..16])
 }
 
+/// The template as ROS JSON. A parameter with several `AllowedPattern`s (HOT has them;
+/// ROS takes one text) or a pattern with its own description is refused, naming the
+/// parameter: sending it would drop a constraint ROS cannot hold.
+fn ros_body(template: &Template) -> Result<String, DeployError> {
+    for (name, decl) in &template.parameters {
+        let problem = match decl.allowed_patterns.as_slice() {
+            [] => continue,
+            [only] if only.description.is_none() => continue,
+            [_] => "its pattern has a description of its own, which ROS cannot carry (use \
+                    ConstraintDescription)"
+                .to_owned(),
+            many => format!(
+                "it has {} patterns that must all match, and ROS takes one AllowedPattern text",
+                many.len()
+            ),
+        };
+        return Err(DeployError::Template(format!(
+            "Parameters.{name}.AllowedPattern: {problem}"
+        )));
+    }
+    serde_json::to_string(template).map_err(|e| DeployError::Template(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_allowed_patterns_are_refused_not_dropped() {
+        use iac_core::model::{AllowedPattern, ParamType, ParameterDecl};
+        let mut template = Template::default();
+        let mut decl = ParameterDecl::new(ParamType::String);
+        decl.allowed_patterns = vec![AllowedPattern::new("[a-z]+")];
+        template.parameters.insert("Name".into(), decl.clone());
+        let body = ros_body(&template).unwrap();
+        assert!(body.contains(r#""AllowedPattern":"[a-z]+""#), "{body}");
+
+        decl.allowed_patterns.push(AllowedPattern::new("[a-c].*"));
+        template.parameters.insert("Pass".into(), decl.clone());
+        assert_eq!(
+            ros_body(&template).unwrap_err().to_string(),
+            "the template cannot be sent to ROS: Parameters.Pass.AllowedPattern: it has 2 \
+             patterns that must all match, and ROS takes one AllowedPattern text"
+        );
+        decl.allowed_patterns = vec![AllowedPattern::new("x").with_description("an x")];
+        template.parameters.insert("Pass".into(), decl);
+        assert!(
+            ros_body(&template)
+                .unwrap_err()
+                .to_string()
+                .contains("Parameters.Pass.AllowedPattern: its pattern has a description")
+        );
+    }
 
     #[test]
     fn ros_times_and_statuses_are_read() {

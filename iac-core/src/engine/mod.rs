@@ -240,6 +240,13 @@ pub struct Report {
     pub status: Status,
     /// Output values (secrets redacted as `***`).
     pub outputs: IndexMap<String, Value>,
+    /// Outputs that evaluated to an error, with the error naming the output (secrets
+    /// redacted). Only an output whose value is an `Fn::Error` gets here (HOT's `get_param`
+    /// of a parameter the template does not declare, which Heat reports when the output is
+    /// shown): it is left out of `outputs`, and the stack does not fail because of it. Any
+    /// other output that cannot be evaluated is a failure (`Outputs.<name>`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub output_errors: IndexMap<String, String>,
     /// Every resource touched or kept, in dependency order.
     pub resources: Vec<ResourceSummary>,
     /// Resources that failed.

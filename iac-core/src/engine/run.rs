@@ -24,7 +24,7 @@ use super::{
     EngineError, EngineInner, FailurePolicy, Report, ResourceFailure, ResourceSummary, RunOptions,
     StackInput,
 };
-use crate::eval::{EvalContext, Lookup, ResourceLookup, evaluate, resolve_conditions};
+use crate::eval::{EvalContext, EvalError, Lookup, ResourceLookup, evaluate, resolve_conditions};
 use crate::graph::{DepGraph, DepQueue};
 use crate::model::{DeletionPolicy, ResourceSpec, Template};
 use crate::params::{ParamValues, resolve_parameters};
@@ -189,7 +189,7 @@ fn evaluate_resource(
     spec: &ResourceSpec,
     want_planned: bool,
     want_properties: bool,
-) -> Result<Evaluated, crate::eval::EvalError> {
+) -> Result<Evaluated, EvalError> {
     let ctx = EvalContext {
         parameters: &prep.params,
         pseudo: &prep.pseudo,
@@ -511,6 +511,8 @@ struct Runner<'a> {
     /// Logical ids the state held when the run started.
     initial_ids: FxHashSet<String>,
     failures: Vec<ResourceFailure>,
+    /// Outputs that evaluated to an error (`Fn::Error`), with the error.
+    output_errors: IndexMap<String, String>,
     skipped: Vec<String>,
     left_behind: Vec<String>,
     phase_failed: bool,
@@ -559,6 +561,7 @@ impl<'a> Runner<'a> {
             created: Vec::new(),
             statuses: FxHashMap::default(),
             failures: Vec::new(),
+            output_errors: IndexMap::new(),
             skipped: Vec::new(),
             left_behind: Vec::new(),
             phase_failed: false,
@@ -1902,6 +1905,7 @@ impl<'a> Runner<'a> {
             stack: self.stack.to_string(),
             status,
             outputs,
+            output_errors: std::mem::take(&mut self.output_errors),
             resources,
             failures: self.failures.clone(),
             skipped: self.skipped.clone(),
@@ -1937,6 +1941,12 @@ impl<'a> Runner<'a> {
                     outputs.insert(name.clone(), v);
                 }
                 Ok(None) => {}
+                // The template declares this value an error: the output carries it, the
+                // stack does not fail (Heat shows such an output with its error).
+                Err(e @ EvalError::Raised { .. }) => {
+                    let message = prep.params.redact_text(&e.to_string());
+                    self.output_errors.insert(name.clone(), message);
+                }
                 Err(e) => failures.push(ResourceFailure {
                     logical_id: format!("Outputs.{name}"),
                     status: Status::CreateFailed,

@@ -60,6 +60,8 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Fn::Filter",
     "Fn::MapReplace",
     "Fn::Digest",
+    // A value that is an error (see `EvalError::Raised`).
+    "Fn::Error",
 ];
 
 /// Evaluates `{function: args}` standing at `path`.
@@ -287,6 +289,10 @@ impl Call<'_> {
             "Fn::Filter" => self.filter(value),
             "Fn::MapReplace" => self.map_replace(value),
             "Fn::Digest" => self.digest(value),
+            "Fn::Error" => Err(EvalError::Raised {
+                path: self.path.clone(),
+                message: self.text(&value, None, "a message")?,
+            }),
             other => Err(EvalError::Unsupported {
                 path: self.path.clone(),
                 function: other.to_owned(),

@@ -223,6 +223,17 @@ pub enum EvalError {
         /// The name referred to.
         name: String,
     },
+    /// `Fn::Error` was evaluated: the template declares this value an error (HOT's
+    /// `get_param` of a parameter the template does not declare, inside an output, which
+    /// Heat reports only when the output is read). In an output, the engine lets the output
+    /// carry the error ([`crate::engine::Report::output_errors`]) rather than fail the stack.
+    #[error("{path}: {message}")]
+    Raised {
+        /// Where the `Fn::Error` stands.
+        path: String,
+        /// Its message.
+        message: String,
+    },
     /// A condition's expression is not a boolean.
     #[error("{path}: a condition must evaluate to true or false, got {found}")]
     NotBoolean {
@@ -246,6 +257,7 @@ impl EvalError {
             | EvalError::Function { path, .. }
             | EvalError::ConditionCycle { path, .. }
             | EvalError::ConditionReference { path, .. }
+            | EvalError::Raised { path, .. }
             | EvalError::NotBoolean { path, .. } => path,
         }
     }

@@ -1841,3 +1841,22 @@ fn digest_hashes_latin_1_text() {
         "P.Fn::Digest[1]: Fn::Digest: expected the text (a string), got a number"
     );
 }
+
+#[test]
+fn fn_error_is_an_error_wherever_it_is_evaluated() {
+    let e = err(json!({"Fn::Join": [",", ["a", {"Fn::Error": "no such parameter 'foo'"}]]}));
+    assert!(matches!(e, EvalError::Raised { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "P.Fn::Join[1][1].Fn::Error: no such parameter 'foo'"
+    );
+    // Not evaluated, no error: the branch not taken of an `Fn::If`.
+    assert_eq!(
+        ok(json!({"Fn::If": ["IsProd", "fine", {"Fn::Error": "x"}]})),
+        json!("fine")
+    );
+    assert_eq!(
+        err_text(json!({"Fn::Error": ["not", "text"]})),
+        "P.Fn::Error: Fn::Error: expected a message (a string), got a list of 2 items"
+    );
+}

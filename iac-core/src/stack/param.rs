@@ -154,9 +154,14 @@ impl Param<String> {
         self
     }
 
-    /// `AllowedPattern`: a regular expression the whole value must match.
+    /// `AllowedPattern`: a regular expression (Python `re` syntax) the whole value must
+    /// match. Called again, adds another pattern the value must match too (a template with
+    /// several patterns on one parameter is not ROS-shaped: see
+    /// [`ParameterDecl::allowed_patterns`](crate::model::ParameterDecl::allowed_patterns)).
     pub fn allowed_pattern(mut self, pattern: impl Into<String>) -> Self {
-        self.decl.allowed_pattern = Some(pattern.into());
+        self.decl
+            .allowed_patterns
+            .push(crate::model::AllowedPattern::new(pattern));
         self
     }
 

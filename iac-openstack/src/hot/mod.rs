@@ -30,6 +30,7 @@
 //! | `list_concat` (`_unique`), `contains`, `filter`, `map_replace`, `digest` | `Fn::ListConcat` (`Unique`), `Fn::Contains`, `Fn::Filter`, `Fn::MapReplace`, `Fn::Digest` |
 //! | `equals`, `not`, `and`, `or`, `if` | `Fn::EqualsStrict`, `Fn::Not`, `Fn::And`, `Fn::Or`, `Fn::If` |
 //! | `get_file: name` | the file's content, read at import |
+//! | `get_param: name` of an undeclared parameter, in an output | `Fn::Error` (a [warning](HotTemplate::warnings); the output carries the error after apply, as in Heat) |
 //! | `Fn::Select`, `Fn::Join`, `Fn::Split`, `Fn::Replace`, `Ref` (old versions) | the same |
 //!
 //! The `Fn::*` functions without a ROS namesake have Heat's semantics exactly (see
@@ -40,7 +41,14 @@
 //! Parameters keep their type (`string`, `number`, `comma_delimited_list`, `json`,
 //! `boolean`) and constraints: `length` and `range` become the min/max bounds, `allowed_values`
 //! and `allowed_pattern` their IR namesakes, all checked by iac-core's parameter resolution
-//! (defaults are checked by [`HotTemplate::validate`]). `custom_constraint` (a Nova flavor,
+//! (defaults are checked by [`HotTemplate::validate`]). Patterns are Python `re` patterns,
+//! look-around included, matched against the whole value; one that is not a regular
+//! expression is a problem of the template, as in Heat. Several constraints of one kind,
+//! which must all hold, are kept with their meaning: several `length` or `range` bounds
+//! become the tightest, several `allowed_values` lists their common values, and several
+//! `allowed_pattern`s stay several, each with its own description, which a value that breaks
+//! it is told (one pattern's description joins the others in `ConstraintDescription`, so
+//! that the parameter keeps the ROS shape). `custom_constraint` (a Nova flavor,
 //! a Glance image, ...) is **recorded, not enforced**: it is kept in the declaration's extra
 //! key `CustomConstraints`, since checking it needs the cloud. So is `modulo` (`Modulo`).
 //! `hidden: true` makes the parameter secret (`NoEcho`). The pseudo parameters are
@@ -52,7 +60,7 @@
 //!   `Fn::MemberListToMap`, `Fn::ResourceFacade`; `get_attr` of all attributes (no attribute
 //!   name).
 //! - `deletion_policy: Snapshot` (the IR has Delete and Retain), `external_id`,
-//!   `update_policy`; several constraints of the same kind on one parameter.
+//!   `update_policy`.
 //! - A parameter and a resource with the same name (HOT tells them apart by `get_param` and
 //!   `get_resource`; the IR has one `Ref`).
 //!
@@ -65,6 +73,12 @@
 //!   makes them booleans.
 //! - A `length` constraint of a `comma_delimited_list` is checked on each item (iac-core's
 //!   rule), where Heat counts the items.
+//! - An `allowed_pattern` allows a value that it can match whole in some way; Heat takes
+//!   the first match from the start and requires it to end at the end, so `a|ab` refuses
+//!   `ab` in Heat and allows it here (see `iac_core::params::WholeValuePattern`).
+//! - An output whose value cannot be evaluated for another reason than an undeclared
+//!   parameter (an attribute the resource does not give) fails the apply, where Heat shows
+//!   the output with its error.
 //!
 //! ```
 //! use iac_openstack::hot;
@@ -143,6 +157,7 @@ pub struct HotTemplate {
     template: Template,
     parameter_groups: Vec<Value>,
     problems: Vec<ValidationError>,
+    warnings: Vec<ValidationError>,
     hoisted: IndexMap<String, String>,
 }
 
@@ -173,7 +188,18 @@ impl HotTemplate {
         &self.problems
     }
 
-    /// Every problem of the template at once: the import's, the parameter defaults that break
+    /// What Heat accepts when it validates the template and reports only later, with HOT
+    /// paths: `get_param` of an undeclared parameter inside an output (the stack is created;
+    /// the output shows the error when it is read). [`validate`](Self::validate) passes
+    /// over them; the IR holds such a value as `Fn::Error`, so that the engine's report
+    /// gives the output its error ([`iac_core::engine::Report::output_errors`]) and the
+    /// other outputs their values.
+    pub fn warnings(&self) -> &[ValidationError] {
+        &self.warnings
+    }
+
+    /// Every problem of the template at once (what Heat accepts and reports later is in
+    /// [`warnings`](Self::warnings), not here): the import's, the parameter defaults that break
     /// their constraints, and iac-core's validation (references, function shapes, unknown
     /// resource types per `known_types`, dependency cycles), with HOT paths and function
     /// names.
@@ -249,6 +275,7 @@ pub fn load_with_files(
         template: translated.template,
         parameter_groups: translated.parameter_groups,
         problems: translated.problems,
+        warnings: translated.warnings,
         hoisted: translated.hoisted,
     })
 }

@@ -5,8 +5,10 @@ use std::collections::HashSet;
 use iac_core::Expr;
 use iac_core::expr::ExprMap;
 use iac_core::model::{
-    DeletionPolicy, OutputSpec, ParamType, ParameterDecl, ResourceSpec, Template, Text,
+    AllowedPattern, DeletionPolicy, OutputSpec, ParamType, ParameterDecl, ResourceSpec, Template,
+    Text,
 };
+use iac_core::params::WholeValuePattern;
 use iac_core::validate::{ProblemKind, ValidationError};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -20,6 +22,8 @@ pub(crate) struct Translated {
     pub template: Template,
     pub parameter_groups: Vec<Value>,
     pub problems: Vec<ValidationError>,
+    /// What Heat accepts at validation and reports later (see `HotTemplate::warnings`).
+    pub warnings: Vec<ValidationError>,
     /// Made-up condition name → HOT path of the inline condition.
     pub hoisted: IndexMap<String, String>,
 }
@@ -40,6 +44,9 @@ struct Translator<'a> {
     resources: HashSet<String>,
     condition_names: HashSet<String>,
     problems: Vec<ValidationError>,
+    warnings: Vec<ValidationError>,
+    /// True while an output's value is translated.
+    in_output: bool,
     hoisted_conditions: IndexMap<String, Expr>,
     hoisted: IndexMap<String, String>,
 }
@@ -62,6 +69,8 @@ pub(crate) fn translate(
         resources: names("resources"),
         condition_names: names("conditions"),
         problems: Vec::new(),
+        warnings: Vec::new(),
+        in_output: false,
         hoisted_conditions: IndexMap::new(),
         hoisted: IndexMap::new(),
     };
@@ -103,6 +112,7 @@ pub(crate) fn translate(
         template,
         parameter_groups,
         problems: t.problems,
+        warnings: t.warnings,
         hoisted: t.hoisted,
     }
 }
@@ -255,7 +265,9 @@ impl Translator<'_> {
             return;
         };
         let t = decl.param_type.clone();
-        let mut descriptions = Vec::new();
+        // Each constraint's description, and whether it is an allowed_pattern's.
+        let mut descriptions: Vec<(bool, String)> = Vec::new();
+        let mut patterns: Vec<AllowedPattern> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let here = join_index(path, i);
             let Value::Object(map) = item else {
@@ -304,21 +316,40 @@ impl Translator<'_> {
                         (&mut decl.min_value, &mut decl.max_value)
                     };
                     if let Some(v) = min {
-                        self.set_once(min_slot, v, &at, name);
+                        self.tighten(min_slot, v, &at, Tighter::Larger);
                     }
                     if let Some(v) = max {
-                        self.set_once(max_slot, v, &at, name);
+                        self.tighten(max_slot, v, &at, Tighter::Smaller);
                     }
                 }
                 "allowed_values" => match arg {
-                    Value::Array(values) => {
-                        self.set_once(&mut decl.allowed_values, values.clone(), &at, name)
-                    }
+                    // Several lists: a value must be in each, so in their intersection.
+                    Value::Array(values) => match &mut decl.allowed_values {
+                        Some(allowed) => {
+                            allowed.retain(|a| values.iter().any(|v| same_scalar(a, v)))
+                        }
+                        None => decl.allowed_values = Some(values.clone()),
+                    },
                     other => self.wrong(&at, "must be a list, found ", other),
                 },
                 "allowed_pattern" => match arg {
                     Value::String(p) => {
-                        self.set_once(&mut decl.allowed_pattern, p.clone(), &at, name)
+                        if let Err(reason) = WholeValuePattern::new(p) {
+                            self.problem(
+                                &at,
+                                ProblemKind::Unsupported,
+                                format!("invalid allowed_pattern {p:?}: {reason}"),
+                            );
+                            continue;
+                        }
+                        let description = match map.get("description") {
+                            Some(Value::String(d)) => Some(d.trim().to_owned()),
+                            _ => None,
+                        };
+                        patterns.push(AllowedPattern {
+                            pattern: p.clone(),
+                            description,
+                        });
                     }
                     other => self.wrong(&at, "must be a text, found ", other),
                 },
@@ -341,24 +372,50 @@ impl Translator<'_> {
                 }
             }
             if let Some(Value::String(d)) = map.get("description") {
-                descriptions.push(d.trim().to_owned());
+                descriptions.push((name.as_str() == "allowed_pattern", d.trim().to_owned()));
             }
         }
+        // One pattern keeps the ROS shape: its description joins the others in
+        // ConstraintDescription. Several patterns each keep their own, so that a value is told
+        // the description of the one it breaks (as Heat tells it).
+        let several = patterns.len() > 1;
+        if several {
+            descriptions.retain(|(is_pattern, _)| !is_pattern);
+        } else {
+            for p in &mut patterns {
+                p.description = None;
+            }
+        }
+        decl.allowed_patterns = patterns;
         if !descriptions.is_empty() {
-            decl.constraint_description = Some(Text::Plain(descriptions.join("; ")));
+            let texts: Vec<&str> = descriptions.iter().map(|(_, d)| d.as_str()).collect();
+            decl.constraint_description = Some(Text::Plain(texts.join("; ")));
         }
     }
 
-    /// Sets a constraint that the IR holds once per parameter (Heat allows several).
-    fn set_once<T>(&mut self, slot: &mut Option<T>, value: T, path: &str, name: &str) {
-        if slot.is_some() {
-            self.problem(
+    /// Sets a bound; when one is already set (Heat allows several `length` or `range`
+    /// constraints, all of which must hold), keeps the tighter of the two, which is what
+    /// holding both means.
+    fn tighten(&mut self, slot: &mut Option<Value>, value: Value, path: &str, tighter: Tighter) {
+        let Some(old) = slot else {
+            *slot = Some(value);
+            return;
+        };
+        match (number_of(old), number_of(&value)) {
+            (Some(a), Some(b)) => {
+                let new_wins = match tighter {
+                    Tighter::Larger => b > a,
+                    Tighter::Smaller => b < a,
+                };
+                if new_wins {
+                    *slot = Some(value);
+                }
+            }
+            _ => self.problem(
                 path,
                 ProblemKind::Unsupported,
-                format!("only one {name} constraint per parameter is supported by this SDK"),
-            );
-        } else {
-            *slot = Some(value);
+                format!("bounds {old} and {value} cannot be combined: both must be numbers"),
+            ),
         }
     }
 
@@ -532,7 +589,11 @@ impl Translator<'_> {
         for (key, item) in map {
             let here = join_key(path, key);
             match key.as_str() {
-                "value" => output.value = self.expr(item, &here, Scope::Value),
+                "value" => {
+                    self.in_output = true;
+                    output.value = self.expr(item, &here, Scope::Value);
+                    self.in_output = false;
+                }
                 "description" => output.description = self.text(item, &here),
                 "condition" if self.version.has_conditions() => {
                     output.condition = self.condition_use(item, &here)
@@ -934,6 +995,19 @@ impl Translator<'_> {
             } else {
                 format!("get_param names unknown parameter '{name}'")
             };
+            if self.in_output && scope == Scope::Value {
+                // Heat validates an output without resolving it: the stack is created, and
+                // the output shows this error when it is read. So does the IR's `Fn::Error`.
+                self.warnings.push(ValidationError {
+                    path: here.to_owned(),
+                    kind: ProblemKind::UnknownReference,
+                    message: format!(
+                        "{message}; the template is valid for Heat, which reports this when \
+                         the output is shown: the output will carry this error"
+                    ),
+                });
+                return Expr::call("Fn::Error", Expr::String(message));
+            }
             self.problem(here, ProblemKind::UnknownReference, message);
         }
         if path.is_empty() {
@@ -999,6 +1073,35 @@ fn hot_type(t: &ParamType) -> &'static str {
 }
 
 /// Appends to a list kept in the declaration's extra keys.
+/// Which of two bounds holding both keeps.
+#[derive(Debug, Clone, Copy)]
+enum Tighter {
+    /// A minimum: the larger.
+    Larger,
+    /// A maximum: the smaller.
+    Smaller,
+}
+
+/// A bound as a number (a number, or a text that is one).
+fn number_of(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Two allowed values that stand for the same value (`2` and `"2"` do: parameter values
+/// are compared as their text).
+fn same_scalar(a: &Value, b: &Value) -> bool {
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
+        _ => None,
+    };
+    a == b || matches!((text(a), text(b)), (Some(x), Some(y)) if x == y)
+}
+
 fn push_extra(decl: &mut ParameterDecl, key: &str, value: Value) {
     match decl
         .extra

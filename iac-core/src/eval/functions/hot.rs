@@ -18,6 +18,7 @@
 //! | `Fn::Filter` | `filter` | `[values to drop, list]` |
 //! | `Fn::Digest` | `digest` | `[algorithm, text]`: md5, sha1, sha224, sha256, sha384, sha512 |
 //! | `Fn::MapReplace` | `map_replace` | `[map, {"keys": {old: new}, "values": {old: new}}]` |
+//! | `Fn::Error` | `get_param` of an undeclared parameter, in an output | `message`: evaluating it is an error ([`EvalError::Raised`]) |
 //!
 //! Where Heat writes a non-string value into a text it uses Python: lists and maps become
 //! JSON with sorted keys and `", "` / `": "` separators, booleans become `True` / `False`.
