@@ -248,8 +248,25 @@ pub struct Report {
     pub skipped: Vec<String>,
     /// Objects a failed rollback or destroy left in the cloud (`logical id: physical id`).
     pub left_behind: Vec<String>,
+    /// Snapshots taken before deletes (`DeletionPolicy: Snapshot`): the only record of
+    /// them once the stack is destroyed (the `DELETE_COMPLETE` events name them too).
+    pub snapshots: Vec<SnapshotKept>,
     /// True when the operation was cancelled before it finished.
     pub cancelled: bool,
+}
+
+/// A snapshot a delete kept (`DeletionPolicy: Snapshot`): what to restore the deleted
+/// object from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotKept {
+    /// The resource's logical id.
+    pub logical_id: String,
+    /// Its type.
+    pub type_name: String,
+    /// The deleted object.
+    pub physical_id: PhysicalId,
+    /// The snapshot's id (a Cinder backup, a server image).
+    pub snapshot_id: PhysicalId,
 }
 
 impl Report {

@@ -26,6 +26,9 @@ pub enum Action {
     Forget,
     /// Finish an operation an earlier apply left unfinished (resume).
     Resume,
+    /// Adopt the existing object an `ExternalId` names: read it, never create, update or
+    /// delete it (`terraform plan`'s "will be imported").
+    Import,
     /// Nothing to do.
     NoOp,
 }
@@ -40,6 +43,7 @@ impl Action {
             Action::Delete => "-",
             Action::Forget => "~-",
             Action::Resume => ">",
+            Action::Import => "<=",
             Action::NoOp => " ",
         }
     }
@@ -240,7 +244,11 @@ impl fmt::Display for Plan {
             n(Action::Replace),
             n(Action::Delete)
         )?;
-        for (action, word) in [(Action::Forget, "to forget"), (Action::Resume, "to resume")] {
+        for (action, word) in [
+            (Action::Import, "to import"),
+            (Action::Forget, "to forget"),
+            (Action::Resume, "to resume"),
+        ] {
             if n(action) > 0 {
                 write!(f, ", {} {word}", n(action))?;
             }
@@ -414,6 +422,8 @@ mod tests {
             pending: None,
             deposed: vec![],
             failure: None,
+            external: false,
+            snapshots: vec![],
         }
     }
 
