@@ -270,6 +270,11 @@ impl RosDeployer {
     ) -> Result<Params, DeployError> {
         params = match source {
             TemplateSource::Body(template) => {
+                // What ROS has no equivalent for (Heat's Snapshot policy, an adopted
+                // object) is refused here, naming the resource, rather than sent.
+                if let Some((path, message)) = iac_core::loader::ros_incompatibility(template) {
+                    return Err(DeployError::Template(format!("{path}: {message}")));
+                }
                 let body = serde_json::to_string(template)
                     .map_err(|e| DeployError::Template(e.to_string()))?;
                 params.with("TemplateBody", body)
@@ -587,6 +592,8 @@ fn report_of(
         failures,
         skipped,
         left_behind: Vec::new(),
+        // ROS has no Snapshot deletion policy (such templates are refused before a call).
+        snapshots: Vec::new(),
         cancelled: false,
     }
 }
