@@ -525,3 +525,123 @@ async fn an_external_id_uses_parameters_only_and_cannot_switch_a_created_resourc
     assert!(err.contains("cannot become an adopted"), "{err}");
     assert_eq!(cloud.len(), 2, "nothing deleted, nothing adopted");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_adopt_cut_short_by_a_crash_is_read_again_by_the_next_apply() {
+    let (cloud, engine, store) = setup(MemoryConfig {
+        call_latency: Duration::from_secs(10),
+        ..MemoryConfig::default()
+    });
+    let vol = existing(&cloud, "data", 40).await;
+    let input = adopting(vol.as_str());
+    let killed = tokio::time::timeout(
+        Duration::from_secs(5),
+        engine.apply(&input, RunOptions::default()),
+    )
+    .await;
+    assert!(killed.is_err(), "the apply must still be reading");
+    let state = store.load("adopt").await.unwrap().unwrap();
+    let rec = &state.resources["Vol"];
+    assert!(
+        rec.external && rec.physical_id.as_ref() == Some(&vol),
+        "{rec:?}"
+    );
+    let plan = engine.plan(&input).await.unwrap();
+    assert_eq!(plan.resource("Vol").unwrap().action, Action::Import);
+    engine.apply(&input, RunOptions::default()).await.unwrap();
+    assert!(engine.plan(&input).await.unwrap().is_empty());
+    assert_eq!(cloud.creates().get("Vol"), None, "adopted, never created");
+}
+
+#[tokio::test]
+async fn a_rollback_forgets_what_the_failed_apply_adopted_and_deletes_nothing_of_it() {
+    let (cloud, engine, store) = setup(MemoryConfig {
+        faults: Faults {
+            fail_create: ["User".to_owned()].into(),
+            ..Faults::default()
+        },
+        ..MemoryConfig::default()
+    });
+    let vol = existing(&cloud, "data", 40).await;
+    let (tx, mut rx) = events::channel();
+    let err = engine
+        .apply(
+            &adopting(vol.as_str()),
+            RunOptions::default().with_events(tx),
+        )
+        .await
+        .unwrap_err();
+    let EngineError::Failed(report) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(report.status, Status::RollbackComplete);
+    assert!(cloud.inventory().contains_key(&vol));
+    let state = store.load("adopt").await.unwrap();
+    assert!(state.is_none_or(|s| !s.resources.contains_key("Vol")));
+    let events: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    assert!(events.iter().any(|e| {
+        &*e.logical_id == "Vol"
+            && e.status == Status::DeleteSkipped
+            && e.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("never deleted"))
+    }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_before_create_replacement_snapshots_the_old_object_first() {
+    let cloud = MemoryCloud::new(slow());
+    let mut registry = Registry::new();
+    registry.register(
+        cloud.handler_with_schema(
+            Schema::new("Test::Disk")
+                .with_property("Name", true, UpdateBehavior::ForcesReplacement)
+                .with_replace_order(iac_core::provider::ReplaceOrder::DeleteBeforeCreate)
+                .with_snapshots(),
+        ),
+    );
+    let engine = Engine::builder()
+        .provider(registry)
+        .state(MemoryStateStore::new())
+        .build();
+    let input = |name: &str| {
+        StackInput::new(
+            "disk",
+            template(json!({"Resources": {"Disk": {"Type": "Test::Disk",
+                "DeletionPolicy": "Snapshot", "Properties": {"Name": name}}}})),
+        )
+    };
+    let first = engine
+        .apply(&input("a"), RunOptions::default())
+        .await
+        .unwrap();
+    let old = first.resources[0].physical_id.clone().unwrap();
+    let (tx, mut rx) = events::channel();
+    let report = engine
+        .apply(&input("b"), RunOptions::default().with_events(tx))
+        .await
+        .unwrap();
+    assert_eq!(report.snapshots.len(), 1);
+    assert_eq!(cloud.snapshots()[&report.snapshots[0].snapshot_id].of, old);
+    assert!(!cloud.inventory().contains_key(&old));
+    let events: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    let deleted = events
+        .iter()
+        .position(|e| e.status == Status::DeleteComplete && !e.is_stack_event())
+        .expect("the old disk's delete is told, with its snapshot");
+    assert!(
+        events[deleted]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains(old.as_str())
+    );
+    let created = events
+        .iter()
+        .rposition(|e| e.status == Status::CreateComplete && !e.is_stack_event())
+        .unwrap();
+    assert!(
+        deleted < created,
+        "deleted (after its snapshot) before the new one is made"
+    );
+}

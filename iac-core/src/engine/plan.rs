@@ -123,8 +123,8 @@ pub(crate) struct PlanSource {
 }
 
 /// A digest of what a plan depends on in a state: its serial, when it was saved and, per resource,
-/// its id, object, generation, phase and unfinished operation (a journal replayed after a
-/// crash changes these without a new save time).
+/// its id, object, generation, phase, unfinished operation, adoption and snapshots (a
+/// journal replayed after a crash changes these without a new save time).
 pub(crate) fn state_fingerprint(state: &crate::state::StackState) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
@@ -138,6 +138,8 @@ pub(crate) fn state_fingerprint(state: &crate::state::StackState) -> u64 {
         (r.phase as u8).hash(&mut h);
         r.pending.is_some().hash(&mut h);
         r.deposed.len().hash(&mut h);
+        r.external.hash(&mut h);
+        r.snapshots.len().hash(&mut h);
     }
     h.finish()
 }

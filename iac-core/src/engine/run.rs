@@ -1375,25 +1375,15 @@ impl<'a> Runner<'a> {
             }
             Step::Delete(target) => {
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
-                let (physical_id, props) = match &target {
-                    DeleteTarget::Current { .. } => {
-                        rec.pending = Some(Arc::new(PendingOperation {
-                            operation: Operation::Delete,
-                            client_token: None,
-                            started: Utc::now(),
-                        }));
-                        rec.phase = ResourcePhase::Deleting;
-                        (rec.physical_id.clone(), rec.properties.clone())
-                    }
-                    DeleteTarget::Deposed(pid) => {
-                        let props = rec
-                            .deposed
-                            .iter()
-                            .find(|d| &d.physical_id == pid)
-                            .map(|d| d.properties.clone());
-                        (Some(pid.clone()), props.unwrap_or_default())
-                    }
-                };
+                if let DeleteTarget::Current { .. } = target {
+                    rec.pending = Some(Arc::new(PendingOperation {
+                        operation: Operation::Delete,
+                        client_token: None,
+                        started: Utc::now(),
+                    }));
+                    rec.phase = ResourcePhase::Deleting;
+                }
+                let (physical_id, props) = target_of(rec, &target);
                 let Some(physical_id) = physical_id else {
                     // Nothing was ever created: nothing to delete.
                     self.nodes[n].steps.pop_front();
@@ -1428,20 +1418,10 @@ impl<'a> Runner<'a> {
                 let stack = Arc::clone(&self.stack);
                 let salt = &self.state.secret_salt;
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
-                let (of, props) = match &target {
-                    DeleteTarget::Current { .. } => {
-                        rec.phase = ResourcePhase::Deleting;
-                        (rec.physical_id.clone(), rec.properties.clone())
-                    }
-                    DeleteTarget::Deposed(pid) => {
-                        let props = rec
-                            .deposed
-                            .iter()
-                            .find(|d| &d.physical_id == pid)
-                            .map(|d| d.properties.clone());
-                        (Some(pid.clone()), props.unwrap_or_default())
-                    }
-                };
+                if let DeleteTarget::Current { .. } = target {
+                    rec.phase = ResourcePhase::Deleting;
+                }
+                let (of, props) = target_of(rec, &target);
                 let of = of.expect("recorded_snapshot found the object");
                 let token = match rec.snapshots.iter().find(|s| s.of == of) {
                     // The call was made and its answer lost: the same token finds it.
@@ -1496,6 +1476,7 @@ impl<'a> Runner<'a> {
                 .resources
                 .get(&*self.nodes[n].id)
                 .and_then(|r| r.physical_id.clone()),
+            // Known without the record.
             DeleteTarget::Deposed(pid) => Some(pid.clone()),
         }
     }
@@ -2545,6 +2526,21 @@ fn redact_clear(params: &ParamValues, value: Value) -> Value {
                 .collect(),
         ),
         other => other,
+    }
+}
+
+/// The object a delete target names in a record, and its recorded properties.
+fn target_of(rec: &ResourceState, target: &DeleteTarget) -> (Option<PhysicalId>, Arc<Properties>) {
+    match target {
+        DeleteTarget::Current { .. } => (rec.physical_id.clone(), rec.properties.clone()),
+        DeleteTarget::Deposed(pid) => {
+            let props = rec
+                .deposed
+                .iter()
+                .find(|d| &d.physical_id == pid)
+                .map(|d| d.properties.clone());
+            (Some(pid.clone()), props.unwrap_or_default())
+        }
     }
 }
 
