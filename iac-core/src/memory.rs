@@ -105,11 +105,19 @@ pub struct MemorySnapshot {
     ready_at: Instant,
 }
 
+impl MemorySnapshot {
+    /// When it is (or was) complete.
+    pub fn ready_at(&self) -> Instant {
+        self.ready_at
+    }
+}
+
 /// Prefix of every snapshot id the memory cloud hands out.
 pub const SNAPSHOT_PREFIX: &str = "memsnap-";
 
 #[derive(Debug)]
 struct Inner {
+    deletions: Vec<(PhysicalId, Instant)>,
     snapshots: FxHashMap<PhysicalId, MemorySnapshot>,
     snapshot_tokens: FxHashMap<TokenKey, PhysicalId>,
     /// Unordered: [`MemoryCloud::inventory`] sorts a copy.
@@ -136,6 +144,7 @@ impl MemoryCloud {
         let rng = StdRng::seed_from_u64(config.faults.seed);
         MemoryCloud {
             inner: Arc::new(Mutex::new(Inner {
+                deletions: Vec::new(),
                 snapshots: FxHashMap::default(),
                 snapshot_tokens: FxHashMap::default(),
                 objects: FxHashMap::default(),
@@ -202,6 +211,11 @@ impl MemoryCloud {
             .iter()
             .map(|(id, snap)| (id.clone(), snap.clone()))
             .collect()
+    }
+
+    /// Every object deleted so far, with when, in order.
+    pub fn deletions(&self) -> Vec<(PhysicalId, Instant)> {
+        self.lock().deletions.clone()
     }
 
     /// Number of live objects.
@@ -592,6 +606,7 @@ impl ResourceHandler for MemoryHandler {
                 }
             }
             inner.objects.remove(physical_id);
+            inner.deletions.push((physical_id.clone(), Instant::now()));
         }
         if cloud.answer_lost() {
             return Err(HandlerError::transient(

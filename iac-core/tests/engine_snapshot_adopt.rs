@@ -645,3 +645,86 @@ async fn a_delete_before_create_replacement_snapshots_the_old_object_first() {
         "deleted (after its snapshot) before the new one is made"
     );
 }
+
+/// Destroys of random graphs of snapshotted volumes, killed at random points (lost answers
+/// and transient faults too), then finished: every volume has exactly one snapshot, and
+/// none was deleted before its snapshot was complete.
+#[test]
+fn destroys_killed_at_random_points_snapshot_each_volume_once_and_before_its_delete() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let mut total_crashes = 0;
+    for seed in 0..30u64 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        total_crashes += rt.block_on(async move {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let n = rng.gen_range(2..12);
+            let (cloud, engine, store) = setup(MemoryConfig {
+                faults: Faults {
+                    seed,
+                    timeout_after_success: 0.1,
+                    transient: 0.05,
+                    ..Faults::default()
+                },
+                call_latency: Duration::from_millis(rng.gen_range(10..200)),
+                ready_after: Duration::from_millis(rng.gen_range(0..3000)),
+                ..MemoryConfig::default()
+            });
+            let mut resources = serde_json::Map::new();
+            for i in 0..n {
+                let uses: Vec<_> = (0..i)
+                    .filter(|_| rng.gen_bool(0.3))
+                    .map(|j| json!({"Ref": format!("V{j}")}))
+                    .collect();
+                resources.insert(
+                    format!("V{i}"),
+                    json!({"Type": "Test::Volume", "DeletionPolicy": "Snapshot",
+                           "Properties": {"Size": i, "Uses": uses}}),
+                );
+            }
+            let input = StackInput::new("vols", template(json!({ "Resources": resources })));
+            engine.apply(&input, RunOptions::default()).await.unwrap();
+            let objects: std::collections::BTreeSet<PhysicalId> =
+                cloud.inventory().into_keys().collect();
+            assert_eq!(objects.len(), n);
+            let mut crashes = 0;
+            for _ in 0..3 {
+                let after = Duration::from_millis(rng.gen_range(0..4000));
+                match tokio::time::timeout(after, engine.destroy("vols", RunOptions::default()))
+                    .await
+                {
+                    Ok(result) => {
+                        result.unwrap();
+                        break;
+                    }
+                    Err(_) => crashes += 1,
+                }
+            }
+            if store.load("vols").await.unwrap().is_some() {
+                engine.destroy("vols", RunOptions::default()).await.unwrap();
+            }
+            assert!(cloud.is_empty(), "seed {seed}");
+            let snapshots = cloud.snapshots();
+            let of: std::collections::BTreeSet<PhysicalId> =
+                snapshots.values().map(|s| s.of.clone()).collect();
+            assert_eq!(snapshots.len(), n, "seed {seed}: one snapshot per volume");
+            assert_eq!(of, objects, "seed {seed}");
+            for (object, deleted_at) in cloud.deletions() {
+                let snapshot = snapshots.values().find(|s| s.of == object).unwrap();
+                assert!(
+                    snapshot.ready_at() <= deleted_at,
+                    "seed {seed}: {object} deleted before its snapshot was complete"
+                );
+            }
+            crashes
+        });
+    }
+    assert!(
+        total_crashes >= 20,
+        "the random points must interrupt destroys: {total_crashes} crashes"
+    );
+}

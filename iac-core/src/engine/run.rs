@@ -1402,6 +1402,8 @@ impl<'a> Runner<'a> {
             Step::Adopt(wanted) => {
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
                 rec.physical_id = Some(wanted.clone());
+                // A re-import: the attributes of the object adopted before are not this one's.
+                rec.attributes = no_properties();
                 rec.pending = None;
                 rec.failure = None;
                 let props = Arc::clone(&self.nodes[n].clear);
