@@ -213,7 +213,8 @@ impl MemoryCloud {
             .collect()
     }
 
-    /// Every object deleted so far, with when, in order.
+    /// Every object of a type that takes snapshots deleted so far, with when, in order (to
+    /// check it against its snapshot; other types' deletes are not kept).
     pub fn deletions(&self) -> Vec<(PhysicalId, Instant)> {
         self.lock().deletions.clone()
     }
@@ -606,7 +607,9 @@ impl ResourceHandler for MemoryHandler {
                 }
             }
             inner.objects.remove(physical_id);
-            inner.deletions.push((physical_id.clone(), Instant::now()));
+            if self.schema.snapshots {
+                inner.deletions.push((physical_id.clone(), Instant::now()));
+            }
         }
         if cloud.answer_lost() {
             return Err(HandlerError::transient(
