@@ -192,3 +192,19 @@ async fn adopting_a_network_that_does_not_exist_fails_naming_it() {
         failure.message
     );
 }
+
+/// The HOT validation's list of types that take snapshots is what the handlers declare.
+#[tokio::test]
+async fn the_hot_list_of_snapshot_types_is_what_the_handlers_declare() {
+    let t = sim().await;
+    let registry = registry(&Client::new(t.admin.clone()).unwrap());
+    for ty in registry.type_names() {
+        let declared = registry.get(ty).unwrap().schema().snapshots;
+        assert_eq!(declared, hot::SNAPSHOT_RESOURCE_TYPES.contains(&ty), "{ty}");
+    }
+    assert!(
+        hot::SNAPSHOT_RESOURCE_TYPES
+            .iter()
+            .all(|ty| registry.contains(ty))
+    );
+}

@@ -70,6 +70,15 @@
 //!   makes them booleans.
 //! - A `length` constraint of a `comma_delimited_list` is checked on each item (iac-core's
 //!   rule), where Heat counts the items.
+//! - Heat's validation reads the object an `external_id` names and refuses a missing one;
+//!   here validation and plans make no calls, and the apply fails the resource instead
+//!   (`CREATE_FAILED`, naming the resource and the id). Heat refuses any change of
+//!   `external_id`; the engine re-imports a changed id (it still refuses adding or removing
+//!   one).
+//! - `deletion_policy: Snapshot`: a rollback deletes what the failed apply created without a
+//!   backup (Heat backs up a `CREATE_COMPLETE` volume even then), and a volume whose update
+//!   failed is backed up (Heat skips `UPDATE_FAILED` ones): no data is deleted without its
+//!   backup. `OS::Nova::Server` takes no snapshot here (Heat makes an image).
 //!
 //! ```
 //! use iac_openstack::hot;
