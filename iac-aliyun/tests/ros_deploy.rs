@@ -240,6 +240,49 @@ async fn an_invalid_template_is_refused_at_create_with_every_problem() {
     assert_eq!(d.find_stack("bad").await.unwrap(), None);
 }
 
+/// Heat's `DeletionPolicy: Snapshot` and `ExternalId` have no ROS equivalent: a template
+/// made with them (from a Heat template, or in Rust) is refused before any call, naming the
+/// resource; the ROS loader refuses them too.
+#[tokio::test(start_paused = true)]
+async fn what_ros_has_no_equivalent_for_is_refused_naming_the_resource() {
+    let f = fixture(Delays::none()).await;
+    let d = ros(&f);
+    let mut t = load_text(TEMPLATE).unwrap();
+    t.resources["Vpc"].deletion_policy = iac_core::model::DeletionPolicy::Snapshot;
+    let err = d
+        .create_stack("snap", TemplateSource::Body(&t), &IndexMap::new(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeployError::Template(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Resources.Vpc.DeletionPolicy: resource 'Vpc' (ALIYUN::ECS::VPC) has DeletionPolicy Snapshot"),
+        "{err}"
+    );
+    t.resources["Vpc"].deletion_policy = iac_core::model::DeletionPolicy::Retain;
+    t.resources["Sg"].external_id = Some(iac_core::Expr::String("sg-123".into()));
+    let err = d
+        .create_stack("adopt", TemplateSource::Body(&t), &IndexMap::new(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Resources.Sg.ExternalId: resource 'Sg'"),
+        "{err}"
+    );
+    assert_eq!(d.find_stack("snap").await.unwrap(), None);
+    assert_eq!(d.find_stack("adopt").await.unwrap(), None);
+    let err = load_text(&TEMPLATE.replace(
+        "  Vpc:\n    Type: ALIYUN::ECS::VPC\n",
+        "  Vpc:\n    Type: ALIYUN::ECS::VPC\n    DeletionPolicy: Snapshot\n",
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("Resources.Vpc.DeletionPolicy"),
+        "{err}"
+    );
+}
+
 /// A VSwitch block outside its VPC: the cloud refuses it after the VPC exists.
 const FAILING: &str = r#"
 ROSTemplateFormatVersion: '2015-09-01'

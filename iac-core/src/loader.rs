@@ -34,7 +34,7 @@ use serde_json::{Map, Number, Value};
 use thiserror::Error;
 
 use crate::graph::join_key;
-use crate::model::{OutputSpec, ParameterDecl, ResourceSpec, Template, Text};
+use crate::model::{DeletionPolicy, OutputSpec, ParameterDecl, ResourceSpec, Template, Text};
 use crate::provider::ErrorKind;
 
 /// A template file format.
@@ -228,8 +228,50 @@ pub fn load_path(path: &Path) -> Result<Template, LoadError> {
     loaded.map_err(|err| err.in_file(path))
 }
 
-/// Writes a template as indented JSON, in the vendor's shape.
+/// What in `template` ROS cannot express, as (JSON path, message): Heat's
+/// `DeletionPolicy: Snapshot` and `ExternalId` (ROS deletion policies are `Delete` and
+/// `Retain`, and ROS adopts no existing object into a stack). `None` when there is nothing.
+pub fn ros_incompatibility(template: &Template) -> Option<(String, String)> {
+    template.resources.iter().find_map(|(id, spec)| {
+        if spec.external_id.is_some() {
+            Some((
+                join_key(&join_key("Resources", id), "ExternalId"),
+                format!(
+                    "resource '{id}' ({}) adopts an existing object (external_id), which ROS \
+                     has no equivalent for",
+                    spec.type_name
+                ),
+            ))
+        } else if spec.deletion_policy == DeletionPolicy::Snapshot {
+            Some((
+                join_key(&join_key("Resources", id), "DeletionPolicy"),
+                format!(
+                    "resource '{id}' ({}) has DeletionPolicy Snapshot, which ROS has no \
+                     equivalent for (ROS knows Delete and Retain)",
+                    spec.type_name
+                ),
+            ))
+        } else {
+            None
+        }
+    })
+}
+
+/// Fails when ROS cannot express the template ([`ros_incompatibility`]).
+fn check_ros_writable(template: &Template, format: Format) -> Result<(), LoadError> {
+    match ros_incompatibility(template) {
+        None => Ok(()),
+        Some((path, message)) => Err(LoadError::Serialize {
+            format,
+            message: format!("{path}: {message}"),
+        }),
+    }
+}
+
+/// Writes a template as indented JSON, in the vendor's shape. Fails, naming the resource,
+/// on what ROS cannot express ([`ros_incompatibility`]).
 pub fn to_json_string_pretty(template: &Template) -> Result<String, LoadError> {
+    check_ros_writable(template, Format::Json)?;
     serde_json::to_string_pretty(template).map_err(|err| LoadError::Serialize {
         format: Format::Json,
         message: err.to_string(),
@@ -237,7 +279,9 @@ pub fn to_json_string_pretty(template: &Template) -> Result<String, LoadError> {
 }
 
 /// Writes a template as YAML, with functions in their long form (`Ref:`, `Fn::GetAtt:`).
+/// Fails, naming the resource, on what ROS cannot express ([`ros_incompatibility`]).
 pub fn to_yaml_string(template: &Template) -> Result<String, LoadError> {
+    check_ros_writable(template, Format::Yaml)?;
     serde_yaml::to_string(template).map_err(|err| LoadError::Serialize {
         format: Format::Yaml,
         message: err.to_string(),
@@ -253,7 +297,19 @@ fn template_from_value(
 ) -> Result<Template, LoadError> {
     let normalised = normalise(&mut value);
     let err = match Template::deserialize(&value) {
-        Ok(template) => return Ok(template),
+        Ok(template) => {
+            // ROS has no Snapshot policy and no ExternalId: a ROS template that writes them
+            // is refused where it does, not run with a meaning ROS does not give them.
+            return match ros_incompatibility(&template) {
+                None => Ok(template),
+                Some((path, message)) => Err(LoadError::Structure {
+                    format,
+                    location: Location::default(),
+                    path,
+                    message,
+                }),
+            };
+        }
         Err(err) => err,
     };
     // Deserializing the text again gives serde's position; only when normalising changed
@@ -689,6 +745,40 @@ Resources: {}
 
     fn error_text(result: Result<Template, LoadError>) -> String {
         result.expect_err("must fail").to_string()
+    }
+
+    #[test]
+    fn what_ros_cannot_express_is_refused_on_read_and_write_naming_the_resource() {
+        let snapshot = r#"{"Resources": {"Vol": {"Type": "T", "DeletionPolicy": "Snapshot"}}}"#;
+        assert_eq!(
+            error_text(load_json(snapshot)),
+            "Resources.Vol.DeletionPolicy: resource 'Vol' (T) has DeletionPolicy Snapshot, \
+             which ROS has no equivalent for (ROS knows Delete and Retain)"
+        );
+        let adopt = "Resources:\n  Srv:\n    Type: T\n    ExternalId: i-123\n";
+        assert_eq!(
+            error_text(load_yaml(adopt)),
+            "Resources.Srv.ExternalId: resource 'Srv' (T) adopts an existing object \
+             (external_id), which ROS has no equivalent for"
+        );
+        // An IR made elsewhere (a Heat template) is refused when written as ROS.
+        let mut t: Template = serde_json::from_str(snapshot).unwrap();
+        assert!(
+            to_json_string_pretty(&t)
+                .unwrap_err()
+                .to_string()
+                .contains("Resources.Vol.DeletionPolicy: resource 'Vol'")
+        );
+        t.resources["Vol"].deletion_policy = DeletionPolicy::Retain;
+        t.resources["Vol"].external_id = Some(crate::Expr::String("vol-1".into()));
+        assert!(
+            to_yaml_string(&t)
+                .unwrap_err()
+                .to_string()
+                .contains("'Vol'")
+        );
+        t.resources["Vol"].external_id = None;
+        assert!(to_json_string_pretty(&t).is_ok());
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! idempotent by client token, deleting an object that another object still references is
 //! refused (`DependencyViolation`), creating one that references a missing object is refused,
 //! and faults are injected reproducibly from a seed (throttling, transient errors, and
-//! "timeout after success": the object is made but the answer is lost).
+//! "timeout after success": the object is made but the answer is lost). A handler whose
+//! schema declares [`Schema::snapshots`] takes snapshots (`DeletionPolicy: Snapshot`):
+//! idempotent by token, complete after the same delay as objects, kept after the object is
+//! deleted ([`MemoryCloud::snapshots`]).
 //!
 //! It is a test double: it proves the engine's logic, not a cloud's behaviour.
 
@@ -23,7 +26,8 @@ use tokio::time::Instant;
 
 use crate::provider::{
     Attributes, CreateRequest, Created, Deleted, ErrorKind, HandlerError, PhysicalId, PollTarget,
-    Properties, Readiness, Registry, ResourceHandler, Schema, UpdateBehavior, Updated,
+    Properties, Readiness, Registry, ResourceHandler, Schema, SnapshotRequest, SnapshotStarted,
+    UpdateBehavior, Updated,
 };
 
 /// Prefix of every physical id the memory cloud hands out.
@@ -46,6 +50,8 @@ pub struct Faults {
     pub fail_ready: HashSet<String>,
     /// Logical ids whose objects refuse to be deleted (permanently).
     pub fail_delete: HashSet<String>,
+    /// Logical ids whose snapshots fail (their progress reports a failure).
+    pub fail_snapshot: HashSet<String>,
     /// Calls allowed per second (of virtual time), all operations together; calls above it
     /// are throttled, as a cloud's per-account API quota does.
     pub quota_per_second: Option<u32>,
@@ -87,8 +93,33 @@ pub struct MemoryObject {
     ready_at: Instant,
 }
 
+/// A snapshot in the memory cloud.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemorySnapshot {
+    /// The object it is of (which may be deleted since).
+    pub of: PhysicalId,
+    /// The logical id of that object.
+    pub logical_id: Arc<str>,
+    /// The object's properties when the snapshot was taken.
+    pub properties: Arc<Properties>,
+    ready_at: Instant,
+}
+
+impl MemorySnapshot {
+    /// When it is (or was) complete.
+    pub fn ready_at(&self) -> Instant {
+        self.ready_at
+    }
+}
+
+/// Prefix of every snapshot id the memory cloud hands out.
+pub const SNAPSHOT_PREFIX: &str = "memsnap-";
+
 #[derive(Debug)]
 struct Inner {
+    deletions: Vec<(PhysicalId, Instant)>,
+    snapshots: FxHashMap<PhysicalId, MemorySnapshot>,
+    snapshot_tokens: FxHashMap<TokenKey, PhysicalId>,
     /// Unordered: [`MemoryCloud::inventory`] sorts a copy.
     objects: FxHashMap<PhysicalId, MemoryObject>,
     tokens: FxHashMap<TokenKey, (PhysicalId, Arc<Properties>)>,
@@ -113,6 +144,9 @@ impl MemoryCloud {
         let rng = StdRng::seed_from_u64(config.faults.seed);
         MemoryCloud {
             inner: Arc::new(Mutex::new(Inner {
+                deletions: Vec::new(),
+                snapshots: FxHashMap::default(),
+                snapshot_tokens: FxHashMap::default(),
                 objects: FxHashMap::default(),
                 tokens: FxHashMap::default(),
                 next_id: 1,
@@ -169,6 +203,22 @@ impl MemoryCloud {
             .collect()
     }
 
+    /// Every snapshot taken (complete or not), by snapshot id.
+    pub fn snapshots(&self) -> BTreeMap<PhysicalId, MemorySnapshot> {
+        let inner = self.lock();
+        inner
+            .snapshots
+            .iter()
+            .map(|(id, snap)| (id.clone(), snap.clone()))
+            .collect()
+    }
+
+    /// Every object of a type that takes snapshots deleted so far, with when, in order (to
+    /// check it against its snapshot; other types' deletes are not kept).
+    pub fn deletions(&self) -> Vec<(PhysicalId, Instant)> {
+        self.lock().deletions.clone()
+    }
+
     /// Number of live objects.
     pub fn len(&self) -> usize {
         self.lock().objects.len()
@@ -179,7 +229,8 @@ impl MemoryCloud {
         self.lock().objects.is_empty()
     }
 
-    /// Calls made so far, by operation (`create`, `read`, `update`, `delete`, `poll`).
+    /// Calls made so far, by operation (`create`, `read`, `update`, `delete`, `poll`,
+    /// `snapshot`, `read_snapshot`).
     pub fn calls(&self) -> BTreeMap<&'static str, u64> {
         self.lock().calls.clone()
     }
@@ -265,6 +316,29 @@ impl MemoryCloud {
             }
             Some(_) => Readiness::Pending {
                 status: "Pending".into(),
+            },
+        }
+    }
+}
+
+impl MemoryCloud {
+    fn snapshot_readiness(&self, id: &PhysicalId, now: Instant) -> Readiness {
+        let inner = self.lock();
+        match inner.snapshots.get(id) {
+            None => Readiness::Gone,
+            Some(snap) if self.config.faults.fail_snapshot.contains(&*snap.logical_id) => {
+                Readiness::Failed {
+                    reason: format!("backup {id} of {} went to status error", snap.of),
+                }
+            }
+            Some(snap) if now >= snap.ready_at => {
+                let mut attrs = Attributes::new();
+                attrs.insert("Id".into(), Value::String(id.0.clone()));
+                attrs.insert("Of".into(), Value::String(snap.of.0.clone()));
+                Readiness::Ready(attrs)
+            }
+            Some(_) => Readiness::Pending {
+                status: "creating".into(),
             },
         }
     }
@@ -533,6 +607,9 @@ impl ResourceHandler for MemoryHandler {
                 }
             }
             inner.objects.remove(physical_id);
+            if self.schema.snapshots {
+                inner.deletions.push((physical_id.clone(), Instant::now()));
+            }
         }
         if cloud.answer_lost() {
             return Err(HandlerError::transient(
@@ -540,6 +617,64 @@ impl ResourceHandler for MemoryHandler {
             ));
         }
         Ok(Deleted::Done)
+    }
+
+    async fn snapshot(
+        &self,
+        request: SnapshotRequest<'_>,
+    ) -> Result<SnapshotStarted, HandlerError> {
+        let cloud = &self.cloud;
+        if !self.schema.snapshots {
+            return Err(HandlerError::invalid(format!(
+                "{} takes no snapshots",
+                self.schema.type_name
+            )));
+        }
+        cloud.enter("snapshot")?;
+        cloud.latency().await;
+        let now = Instant::now();
+        let snapshot_id = {
+            let mut inner = cloud.lock();
+            let token = TokenKey::of(request.client_token.as_str());
+            if let Some(id) = inner.snapshot_tokens.get(&token) {
+                id.clone()
+            } else {
+                let Some(obj) = inner.objects.get(request.physical_id) else {
+                    return Err(HandlerError::not_found(format!(
+                        "{} does not exist",
+                        request.physical_id
+                    )));
+                };
+                let snapshot = MemorySnapshot {
+                    of: request.physical_id.clone(),
+                    logical_id: Arc::clone(&obj.logical_id),
+                    properties: Arc::clone(&obj.properties),
+                    ready_at: now + cloud.config.ready_after,
+                };
+                let mut id = String::from(SNAPSHOT_PREFIX);
+                id.push_str(itoa::Buffer::new().format(inner.next_id));
+                inner.next_id += 1;
+                let id = PhysicalId(id);
+                inner.snapshots.insert(id.clone(), snapshot);
+                inner.snapshot_tokens.insert(token, id.clone());
+                id
+            }
+        };
+        if cloud.answer_lost() {
+            return Err(HandlerError::transient(
+                "timeout: the answer to snapshot was lost",
+            ));
+        }
+        Ok(SnapshotStarted {
+            readiness: cloud.snapshot_readiness(&snapshot_id, now),
+            snapshot_id,
+        })
+    }
+
+    async fn read_snapshot(&self, snapshot_id: &PhysicalId) -> Result<Readiness, HandlerError> {
+        self.cloud.enter("read_snapshot")?;
+        self.cloud.latency().await;
+        Ok(self.cloud.snapshot_readiness(snapshot_id, Instant::now()))
     }
 
     async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<Readiness>, HandlerError> {

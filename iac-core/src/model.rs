@@ -94,13 +94,25 @@ pub struct ResourceSpec {
     /// `Condition`: the resource exists only when this condition is true.
     #[serde(rename = "Condition", default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
-    /// `DeletionPolicy`: `Delete` (default) or `Retain`.
+    /// `DeletionPolicy`: `Delete` (default), `Retain` or `Snapshot` (Heat's; ROS has no
+    /// `Snapshot`, see [`crate::loader`]).
     #[serde(
         rename = "DeletionPolicy",
         default,
         skip_serializing_if = "DeletionPolicy::is_default"
     )]
     pub deletion_policy: DeletionPolicy,
+    /// `ExternalId` (Heat's `external_id`): the id of an existing cloud object the stack
+    /// adopts instead of creating one. The engine reads it through the handler, never
+    /// updates it (its properties are not sent) and never deletes it: when the resource
+    /// leaves the stack it is forgotten, as with `DeletionPolicy: Retain`. The expression
+    /// may use parameters only. ROS has no such key (see [`crate::loader`]).
+    #[serde(
+        rename = "ExternalId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_id: Option<Expr>,
     /// `Metadata`, kept as written.
     #[serde(rename = "Metadata", default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
@@ -119,6 +131,7 @@ impl ResourceSpec {
             depends_on: Vec::new(),
             condition: None,
             deletion_policy: DeletionPolicy::Delete,
+            external_id: None,
             metadata: None,
             unsupported: IndexMap::new(),
         }
@@ -126,7 +139,7 @@ impl ResourceSpec {
 }
 
 /// What happens to a resource's cloud object when the resource leaves the stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
 pub enum DeletionPolicy {
     /// Delete the cloud object (the default).
@@ -134,11 +147,31 @@ pub enum DeletionPolicy {
     Delete,
     /// Leave the cloud object in place; only forget it.
     Retain,
+    /// Take a snapshot of the cloud object (a Cinder backup, a server image), wait until it
+    /// is complete, then delete the object. Only for types whose handler declares
+    /// [`crate::provider::Schema::snapshots`]; the snapshot id is reported in the
+    /// `DELETE_COMPLETE` event and in [`crate::engine::Report::snapshots`].
+    Snapshot,
 }
 
 impl DeletionPolicy {
     fn is_default(&self) -> bool {
         *self == DeletionPolicy::Delete
+    }
+}
+
+impl<'de> Deserialize<'de> for DeletionPolicy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match name.as_str() {
+            "Delete" => Ok(DeletionPolicy::Delete),
+            "Retain" => Ok(DeletionPolicy::Retain),
+            "Snapshot" => Ok(DeletionPolicy::Snapshot),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown deletion policy `{other}`, expected `Delete` or `Retain` \
+                 (or `Snapshot`, in Heat templates only)"
+            ))),
+        }
     }
 }
 

@@ -290,6 +290,11 @@ pub struct Schema {
     pub ready_timeout: Duration,
     /// Whether unknown property names are refused at validation.
     pub strict_properties: bool,
+    /// Whether the handler can snapshot an object before its delete
+    /// ([`ResourceHandler::snapshot`]): only then may a resource of the type have
+    /// `DeletionPolicy: Snapshot`.
+    #[serde(default)]
+    pub snapshots: bool,
 }
 
 impl Schema {
@@ -303,7 +308,15 @@ impl Schema {
             readiness_hint: Duration::from_secs(1),
             ready_timeout: Duration::from_secs(30 * 60),
             strict_properties: false,
+            snapshots: false,
         }
+    }
+
+    /// Declares that the handler implements [`ResourceHandler::snapshot`] and
+    /// [`ResourceHandler::read_snapshot`] (builder style).
+    pub fn with_snapshots(mut self) -> Self {
+        self.snapshots = true;
+        self
     }
 
     /// Adds a property (builder style).
@@ -418,6 +431,35 @@ pub struct CreateRequest<'a> {
     pub client_token: &'a ClientToken,
 }
 
+/// A request to snapshot an object before the engine deletes it (`DeletionPolicy:
+/// Snapshot`).
+#[derive(Debug, Clone)]
+pub struct SnapshotRequest<'a> {
+    /// The stack's name (for names and tags).
+    pub stack: &'a str,
+    /// The resource's logical id.
+    pub logical_id: &'a str,
+    /// The object to snapshot.
+    pub physical_id: &'a PhysicalId,
+    /// Its last recorded properties (secrets redacted).
+    pub properties: &'a Properties,
+    /// A token naming this snapshot: a call made again with the same token (after a lost
+    /// answer or a crash) must return the snapshot the first call started, never a second
+    /// one. A cloud without idempotency tokens gives the snapshot this name and looks it
+    /// up by name first.
+    pub client_token: &'a ClientToken,
+}
+
+/// What a snapshot call returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotStarted {
+    /// The snapshot's id (a Cinder backup id, an image id).
+    pub snapshot_id: PhysicalId,
+    /// Complete at once ([`Readiness::Ready`]), or to be polled with
+    /// [`ResourceHandler::read_snapshot`].
+    pub readiness: Readiness,
+}
+
 /// A resource to poll, with what the handler needs to read it.
 #[derive(Debug, Clone)]
 pub struct PollTarget<'a> {
@@ -474,6 +516,31 @@ pub trait ResourceHandler: Send + Sync + 'static {
         physical_id: &PhysicalId,
         properties: &Properties,
     ) -> Result<Deleted, HandlerError>;
+
+    /// Starts a snapshot of the object, before the engine deletes it (`DeletionPolicy:
+    /// Snapshot`); only called when the schema declares [`Schema::snapshots`]. Returns at
+    /// once: the engine polls [`ResourceHandler::read_snapshot`] until the snapshot is
+    /// complete, and deletes the object only then. The default refuses.
+    async fn snapshot(
+        &self,
+        request: SnapshotRequest<'_>,
+    ) -> Result<SnapshotStarted, HandlerError> {
+        Err(HandlerError::invalid(format!(
+            "{} cannot take a snapshot of {}",
+            self.schema().type_name,
+            request.physical_id
+        )))
+    }
+
+    /// Reads a snapshot's progress: [`Readiness::Ready`] when it is complete,
+    /// [`Readiness::Pending`] while it is being made, [`Readiness::Failed`] when the cloud
+    /// gave up on it, [`Readiness::Gone`] when it does not exist. The default refuses.
+    async fn read_snapshot(&self, snapshot_id: &PhysicalId) -> Result<Readiness, HandlerError> {
+        Err(HandlerError::invalid(format!(
+            "{} cannot read snapshot {snapshot_id}",
+            self.schema().type_name
+        )))
+    }
 
     /// Reads many objects at once; the result has one entry per target, in order.
     /// The default reads each; cloud handlers batch (one Describe call per 100 ids).

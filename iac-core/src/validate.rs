@@ -313,6 +313,9 @@ enum Scope {
     Condition,
     /// Resource properties and outputs: resources too.
     Value,
+    /// A resource's `ExternalId`: parameters and pseudo parameters only (the object exists
+    /// before the stack, so its id cannot come from another resource).
+    External,
 }
 
 /// A JSON path made of keys (`Resources`, an id, `Properties`, a key), rendered as
@@ -460,6 +463,9 @@ impl<'t> Validator<'t> {
             if let Some(condition) = &spec.condition {
                 self.check_condition_name(base.key("Condition"), condition);
             }
+            if let Some(external) = &spec.external_id {
+                self.check_expr(external, base.key("ExternalId"), Scope::External);
+            }
             let properties = base.key("Properties");
             for (key, value) in &spec.properties {
                 self.check_expr(value, properties.key(key), Scope::Value);
@@ -568,14 +574,17 @@ fn reference_problem(
         (RefKind::Sub, None) => format!("Fn::Sub variable '{name}'"),
         (other, _) => other.as_str().to_owned(),
     };
-    if scope == Scope::Condition && (is_resource || needs_resource) {
+    if scope != Scope::Value && (is_resource || needs_resource) {
         let what = what();
-        let message = if is_resource {
-            format!(
-                "{what} to resource '{name}' in a condition (conditions can only use parameters)"
-            )
+        let place = if scope == Scope::Condition {
+            "a condition (conditions can only use parameters)"
         } else {
-            format!("{what} in a condition (conditions can only use parameters)")
+            "an ExternalId (it can only use parameters: the object exists before the stack)"
+        };
+        let message = if is_resource {
+            format!("{what} to resource '{name}' in {place}")
+        } else {
+            format!("{what} in {place}")
         };
         return Some((ProblemKind::WrongReference, message));
     }
@@ -599,7 +608,9 @@ fn reference_problem(
     if !is_resource && !is_value {
         let what = what();
         let message = match (scope, kind) {
-            (Scope::Condition, _) => format!("{what} to unknown parameter '{name}'"),
+            (Scope::Condition | Scope::External, _) => {
+                format!("{what} to unknown parameter '{name}'")
+            }
             (Scope::Value, RefKind::Sub) => {
                 format!("{what} is not a resource, parameter or local variable")
             }

@@ -472,8 +472,10 @@ conditions:
   e: {contains: [1, [1]]}
   f: {filter: [[1], [1]]}
 resources:
-  r: {type: T, condition: {not: c}, external_id: abc, deletion_policy: Snapshot}
+  r: {type: T, condition: {not: c}, external_id: {get_resource: s}, deletion_policy: Snapshot}
   s: {type: T, condition: ghost, update_policy: {}, colour: red}
+  v: {type: OS::Neutron::Net, deletion_policy: Snapshot}
+  w: {type: OS::Cinder::Volume, deletion_policy: Snapshot, external_id: {get_param: nope}}
 "#
         ),
         "conditions.a.equals[0].get_resource: function 'get_resource' cannot be used in a condition\n\
@@ -482,11 +484,12 @@ resources:
          conditions.d.equals[0].get_param: get_param names unknown parameter 'nope'\n\
          conditions.e: 'contains' is not a condition function in version 2016-10-14\n\
          conditions.f: 'filter' is not a condition function in version 2016-10-14\n\
-         resources.r.deletion_policy: deletion policy Snapshot is not supported by this SDK (only Delete and Retain)\n\
-         resources.r.external_id: external_id (adopting an existing cloud resource) is not supported by this SDK\n\
+         resources.r.external_id: Ref to resource 's' in an ExternalId (it can only use parameters: the object exists before the stack)\n\
          resources.s.colour: 'colour' is not a valid key of a resource in version 2016-10-14\n\
          resources.s.condition: unknown condition 'ghost'\n\
-         resources.s.update_policy: key 'update_policy' is not supported on a resource"
+         resources.s.update_policy: key 'update_policy' is not supported on a resource\n\
+         resources.v.deletion_policy: \"Snapshot\" deletion policy not supported: OS::Neutron::Net takes no snapshots in this SDK\n\
+         resources.w.external_id.get_param: get_param names unknown parameter 'nope'"
     );
 }
 

@@ -587,6 +587,8 @@ fn report_of(
         failures,
         skipped,
         left_behind: Vec::new(),
+        // ROS has no Snapshot deletion policy (such templates are refused before a call).
+        snapshots: Vec::new(),
         cancelled: false,
     }
 }
@@ -673,6 +675,11 @@ fn client_token(name: &str) -> String {
 /// ROS takes one text) or a pattern with its own description is refused, naming the
 /// parameter: sending it would drop a constraint ROS cannot hold.
 fn ros_body(template: &Template) -> Result<String, DeployError> {
+    // What ROS has no equivalent for (Heat's Snapshot policy, an adopted object, several
+    // patterns for one parameter) is refused here, naming where it is, rather than sent.
+    if let Some((path, message)) = iac_core::loader::ros_incompatibility(template) {
+        return Err(DeployError::Template(format!("{path}: {message}")));
+    }
     for (name, decl) in &template.parameters {
         let problem = match decl.allowed_patterns.as_slice() {
             [] => continue,

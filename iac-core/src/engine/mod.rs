@@ -7,6 +7,28 @@
 //! jitter, deadlines and an adaptive rate limit per endpoint are the engine's; handlers make
 //! single calls. Every transition is journaled before the call it describes, and reported as
 //! an [`Event`].
+//!
+//! # Deletion policies and adopted objects
+//!
+//! - `Delete` deletes the object; `Retain` forgets it and leaves it in the cloud.
+//! - `Snapshot` (Heat's): before the delete, the handler starts a snapshot
+//!   ([`crate::provider::ResourceHandler::snapshot`], e.g. a Cinder backup); the engine polls
+//!   it like any pending work and deletes the object only once the snapshot is complete. A
+//!   failed snapshot fails the delete (`DELETE_FAILED`, the object stays). The snapshot is
+//!   journaled with its token before the call and its id after, so a crash neither loses it
+//!   nor takes a second one. It applies to destroy, to resources removed from the template
+//!   and to the old objects of replacements; a rollback deletes what the failed apply
+//!   created without one (those objects hold nothing older than that apply), and an object
+//!   whose create never finished has none (Heat takes none of a `CREATE_FAILED` volume).
+//!   Where the snapshot ends up: the `DELETE_COMPLETE` event's reason and
+//!   [`Report::snapshots`] (the stack's state is gone after a destroy). Validation refuses
+//!   `Snapshot` for a type whose schema does not declare [`crate::provider::Schema::snapshots`].
+//! - `ExternalId` (Heat's `external_id`): the plan shows an `Import`; the apply reads the
+//!   object through the handler (a missing one is a `CREATE_FAILED` naming the resource and
+//!   the id) and records it as adopted: it is never updated (its properties are not sent) nor
+//!   deleted: destroy, removal and rollback forget it. A changed id re-imports (the object
+//!   named before is forgotten); adding an `ExternalId` to a created resource, or removing it
+//!   from an adopted one, is refused, as Heat refuses both.
 
 pub mod events;
 pub mod plan;
@@ -255,8 +277,25 @@ pub struct Report {
     pub skipped: Vec<String>,
     /// Objects a failed rollback or destroy left in the cloud (`logical id: physical id`).
     pub left_behind: Vec<String>,
+    /// Snapshots taken before deletes (`DeletionPolicy: Snapshot`): the only record of
+    /// them once the stack is destroyed (the `DELETE_COMPLETE` events name them too).
+    pub snapshots: Vec<SnapshotKept>,
     /// True when the operation was cancelled before it finished.
     pub cancelled: bool,
+}
+
+/// A snapshot a delete kept (`DeletionPolicy: Snapshot`): what to restore the deleted
+/// object from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotKept {
+    /// The resource's logical id.
+    pub logical_id: String,
+    /// Its type.
+    pub type_name: String,
+    /// The deleted object.
+    pub physical_id: PhysicalId,
+    /// The snapshot's id (a Cinder backup, a server image).
+    pub snapshot_id: PhysicalId,
 }
 
 impl Report {
@@ -582,7 +621,8 @@ impl Engine {
     }
 
     /// Deletes every object of the stack in reverse dependency order (objects under
-    /// `DeletionPolicy: Retain` are forgotten instead), then removes its state.
+    /// `DeletionPolicy: Retain` and adopted ones are forgotten instead, objects under
+    /// `DeletionPolicy: Snapshot` are snapshotted first), then removes its state.
     pub async fn destroy(&self, stack: &str, options: RunOptions) -> Result<Report, EngineError> {
         let _lock = self.inner.store.lock(stack, "destroy").await?;
         let state = self

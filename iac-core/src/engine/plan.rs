@@ -26,6 +26,9 @@ pub enum Action {
     Forget,
     /// Finish an operation an earlier apply left unfinished (resume).
     Resume,
+    /// Adopt the existing object an `ExternalId` names: read it, never create, update or
+    /// delete it (`terraform plan`'s "will be imported").
+    Import,
     /// Nothing to do.
     NoOp,
 }
@@ -40,6 +43,7 @@ impl Action {
             Action::Delete => "-",
             Action::Forget => "~-",
             Action::Resume => ">",
+            Action::Import => "<=",
             Action::NoOp => " ",
         }
     }
@@ -119,8 +123,8 @@ pub(crate) struct PlanSource {
 }
 
 /// A digest of what a plan depends on in a state: its serial, when it was saved and, per resource,
-/// its id, object, generation, phase and unfinished operation (a journal replayed after a
-/// crash changes these without a new save time).
+/// its id, object, generation, phase, unfinished operation, adoption and snapshots (a
+/// journal replayed after a crash changes these without a new save time).
 pub(crate) fn state_fingerprint(state: &crate::state::StackState) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
@@ -134,6 +138,8 @@ pub(crate) fn state_fingerprint(state: &crate::state::StackState) -> u64 {
         (r.phase as u8).hash(&mut h);
         r.pending.is_some().hash(&mut h);
         r.deposed.len().hash(&mut h);
+        r.external.hash(&mut h);
+        r.snapshots.len().hash(&mut h);
     }
     h.finish()
 }
@@ -240,7 +246,11 @@ impl fmt::Display for Plan {
             n(Action::Replace),
             n(Action::Delete)
         )?;
-        for (action, word) in [(Action::Forget, "to forget"), (Action::Resume, "to resume")] {
+        for (action, word) in [
+            (Action::Import, "to import"),
+            (Action::Forget, "to forget"),
+            (Action::Resume, "to resume"),
+        ] {
             if n(action) > 0 {
                 write!(f, ", {} {word}", n(action))?;
             }
@@ -414,6 +424,8 @@ mod tests {
             pending: None,
             deposed: vec![],
             failure: None,
+            external: false,
+            snapshots: vec![],
         }
     }
 

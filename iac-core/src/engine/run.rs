@@ -30,13 +30,13 @@ use crate::model::{DeletionPolicy, ResourceSpec, Template};
 use crate::params::{ParamValues, resolve_parameters};
 use crate::provider::{
     ClientToken, CreateRequest, Created, Deleted, ErrorKind, HandlerError, PhysicalId, PollTarget,
-    Properties, Readiness, ResourceHandler, Updated,
+    Properties, Readiness, ResourceHandler, SnapshotRequest, SnapshotStarted, Updated,
 };
 use crate::state::{
     DeposedObject, JournalEntry, Operation, PendingOperation, ResourcePhase, ResourceState,
-    StackState,
+    SnapshotState, StackState,
 };
-use crate::validate::validate_with_graph;
+use crate::validate::{ProblemKind, ValidationError, ValidationErrors, validate_with_graph};
 
 /// A template checked and resolved against its parameters, ready to plan or apply.
 pub(crate) struct Prepared {
@@ -89,6 +89,7 @@ pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepar
         &|t: &str| engine.registry.contains(t),
         &pseudo_refs,
     )?;
+    snapshot_support(engine, template)?;
     let params = resolve_parameters(&template.parameters, &input.parameters)?;
     let pseudo = engine.pseudo.for_stack(&input.name);
     let conditions = resolve_conditions(&template.conditions, &params, &pseudo, &template.mappings)
@@ -118,6 +119,129 @@ pub(crate) fn prepare(engine: &EngineInner, input: &StackInput) -> Result<Prepar
         active,
         order,
     })
+}
+
+/// Refuses `DeletionPolicy: Snapshot` on a resource whose type's handler takes no
+/// snapshots, as Heat does (`"Snapshot" deletion policy not supported`), every such
+/// resource at once.
+fn snapshot_support(engine: &EngineInner, template: &Template) -> Result<(), EngineError> {
+    let problems: Vec<ValidationError> = template
+        .resources
+        .iter()
+        .filter(|(_, spec)| spec.deletion_policy == DeletionPolicy::Snapshot)
+        .filter(|(_, spec)| {
+            engine
+                .registry
+                .get(&spec.type_name)
+                .is_some_and(|h| !h.schema().snapshots)
+        })
+        .map(|(id, spec)| ValidationError {
+            path: crate::graph::join_key(
+                &crate::graph::join_key("Resources", id),
+                "DeletionPolicy",
+            ),
+            kind: ProblemKind::Unsupported,
+            message: format!(
+                "\"Snapshot\" deletion policy not supported: resource '{id}' has type {}, \
+                 whose handler takes no snapshots",
+                spec.type_name
+            ),
+        })
+        .collect();
+    match ValidationErrors::from_problems(problems) {
+        None => Ok(()),
+        Some(errors) => Err(EngineError::Invalid(errors)),
+    }
+}
+
+/// The id an `ExternalId` names, evaluated (parameters only: validation refuses resources).
+fn external_id(
+    prep: &Prepared,
+    lookup: &dyn ResourceLookup,
+    id: &str,
+    expr: &crate::expr::Expr,
+) -> Result<PhysicalId, crate::eval::EvalError> {
+    let ctx = EvalContext {
+        parameters: &prep.params,
+        pseudo: &prep.pseudo,
+        mappings: &prep.template.mappings,
+        conditions: &prep.conditions,
+        resources: lookup,
+    };
+    let path = crate::graph::join_key(&crate::graph::join_key("Resources", id), "ExternalId");
+    match evaluate(expr, &ctx, &path)? {
+        Some(Value::String(s)) if !s.is_empty() => Ok(PhysicalId(s)),
+        other => Err(crate::eval::EvalError::Function {
+            path,
+            function: "ExternalId".into(),
+            message: format!(
+                "must be the id of an existing object (a non-empty text), got {}",
+                match other {
+                    None => "no value".to_owned(),
+                    Some(v) => v.to_string(),
+                }
+            ),
+        }),
+    }
+}
+
+/// What an apply does with a resource that has an `ExternalId` (`wanted`), given its
+/// record: adopt it (no record, an adopt that did not finish, or a changed id: the object
+/// named before is forgotten, never deleted), nothing (adopted already), or an error
+/// when the resource switches between adopted and created (Heat refuses such an update).
+fn external_action(
+    id: &str,
+    recorded: Option<&ResourceState>,
+    wanted: Option<&PhysicalId>,
+) -> Result<(Action, Option<String>), String> {
+    match (recorded, wanted) {
+        (None, Some(w)) => Ok((
+            Action::Import,
+            Some(format!("will be imported: ExternalId {w}")),
+        )),
+        (Some(rec), Some(w)) if rec.external => {
+            if rec.physical_id.as_ref() != Some(w) {
+                let before = rec
+                    .physical_id
+                    .as_ref()
+                    .map_or_else(|| "(none)".to_owned(), |p| p.0.clone());
+                Ok((
+                    Action::Import,
+                    Some(format!(
+                        "ExternalId changed from {before} to {w}: will be imported, {before} is \
+                         forgotten (never deleted)"
+                    )),
+                ))
+            } else if rec.phase != ResourcePhase::Ready {
+                Ok((
+                    Action::Import,
+                    Some(format!(
+                        "will be imported: ExternalId {w} (the last adopt did not finish)"
+                    )),
+                ))
+            } else {
+                Ok((Action::NoOp, None))
+            }
+        }
+        (Some(rec), Some(_)) if rec.physical_id.is_some() || !rec.deposed.is_empty() => {
+            Err(format!(
+                "resource '{id}' was created by the stack and now has an ExternalId: a created \
+             resource cannot become an adopted one (Heat refuses it too); remove it from the \
+             template and apply, then add it back with its ExternalId"
+            ))
+        }
+        (Some(_), Some(w)) => Ok((
+            Action::Import,
+            Some(format!("will be imported: ExternalId {w}")),
+        )),
+        (Some(rec), None) if rec.external => Err(format!(
+            "resource '{id}' was adopted through an ExternalId that the template no longer \
+             gives: an adopted resource cannot become a created one (Heat refuses it too); \
+             remove it from the template and apply (it is forgotten, not deleted), then add it \
+             back"
+        )),
+        _ => Ok((Action::NoOp, None)),
+    }
 }
 
 /// Resource values as the state knows them; ids in `unknown` are to be (re)created.
@@ -271,9 +395,38 @@ pub(crate) fn plan(
             state,
             unknown: Some(&unknown),
         };
+        let recorded = state.resources.get(id);
+        let wanted = match &spec.external_id {
+            Some(expr) => Some(external_id(prep, &lookup, id, expr)?),
+            None => None,
+        };
+        if wanted.is_some() || recorded.is_some_and(|r| r.external) {
+            let (action, reason) =
+                external_action(id, recorded, wanted.as_ref()).map_err(|message| {
+                    EngineError::Invalid(ValidationErrors::new(vec![ValidationError {
+                        path: crate::graph::join_key(
+                            &crate::graph::join_key("Resources", id),
+                            "ExternalId",
+                        ),
+                        kind: ProblemKind::Unsupported,
+                        message,
+                    }]))
+                })?;
+            if action == Action::Import {
+                unknown.insert(id.as_str());
+            }
+            resources.push(ResourcePlan {
+                logical_id: id.clone(),
+                type_name: spec.type_name.clone(),
+                action,
+                physical_id: wanted.or_else(|| recorded.and_then(|r| r.physical_id.clone())),
+                diffs: Vec::new(),
+                reason,
+            });
+            continue;
+        }
         let planned =
             evaluate_resource(prep, &lookup, &state.secret_salt, id, spec, true, false)?.planned;
-        let recorded = state.resources.get(id);
         let (mut action, diffs, mut reason) = decide(
             handler.schema(),
             &|old, new| handler.replacement_reason(old, new),
@@ -303,10 +456,20 @@ pub(crate) fn plan(
         .rev()
         .filter(|(id, _)| !prep.is_active(id))
     {
-        let action = if rec.deletion_policy == DeletionPolicy::Retain {
-            Action::Forget
+        let (action, reason) = if rec.external {
+            (
+                Action::Forget,
+                "no longer in the template; adopted through ExternalId: forgotten, never deleted",
+            )
+        } else if rec.deletion_policy == DeletionPolicy::Retain {
+            (Action::Forget, "no longer in the template")
+        } else if rec.deletion_policy == DeletionPolicy::Snapshot {
+            (
+                Action::Delete,
+                "no longer in the template; DeletionPolicy Snapshot: a snapshot is taken first",
+            )
         } else {
-            Action::Delete
+            (Action::Delete, "no longer in the template")
         };
         resources.push(ResourcePlan {
             logical_id: id.clone(),
@@ -314,7 +477,7 @@ pub(crate) fn plan(
             action,
             physical_id: rec.physical_id.clone(),
             diffs: Vec::new(),
-            reason: Some("no longer in the template".into()),
+            reason: Some(reason.into()),
         });
     }
     Ok(Plan {
@@ -360,6 +523,28 @@ enum Step {
     AwaitReady,
     /// Wait for the object to be gone after a delete.
     AwaitGone(DeleteTarget),
+    /// Adopt the existing object an `ExternalId` names: read it through the handler.
+    Adopt(PhysicalId),
+    /// Start (or, after a crash, find again) a snapshot of the target's object before its
+    /// delete (`DeletionPolicy: Snapshot`).
+    Snapshot(DeleteTarget),
+    /// Wait for that snapshot to be complete.
+    AwaitSnapshot(DeleteTarget),
+}
+
+/// What a record knows of the snapshot before a delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecordedSnapshot {
+    /// The target has no object: nothing to snapshot (nor to delete).
+    NoObject,
+    /// No snapshot was started.
+    None,
+    /// The call was made and its answer never came: send it again with its token.
+    Unanswered,
+    /// Started: poll it.
+    Started,
+    /// Complete: the delete may go on.
+    Complete,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,6 +612,8 @@ struct Node {
     /// The last status an event gave it in this phase (moved to the runner's `statuses`
     /// when the phase's nodes are replaced, and for the report).
     status: Option<Status>,
+    /// The reason the node's last event gives (the snapshot kept before a delete).
+    note: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -453,6 +640,9 @@ enum CallResult {
     Create(Result<Created, HandlerError>),
     Update(Result<Updated, HandlerError>),
     Delete(Result<Deleted, HandlerError>),
+    /// The read of an object to adopt.
+    Adopt(Result<Readiness, HandlerError>),
+    Snapshot(Result<SnapshotStarted, HandlerError>),
 }
 
 enum Done {
@@ -515,6 +705,10 @@ struct Runner<'a> {
     output_errors: IndexMap<String, String>,
     skipped: Vec<String>,
     left_behind: Vec<String>,
+    /// Snapshots kept by deletes of this run (`DeletionPolicy: Snapshot`).
+    snapshots: Vec<super::SnapshotKept>,
+    /// Logical ids this run adopted an object for (rollback forgets the new ones).
+    adopted: Vec<Arc<str>>,
     phase_failed: bool,
     /// Records removed from the state so far: a node's cached `slot` is valid only while
     /// this has not moved since it was taken.
@@ -564,6 +758,8 @@ impl<'a> Runner<'a> {
             output_errors: IndexMap::new(),
             skipped: Vec::new(),
             left_behind: Vec::new(),
+            snapshots: Vec::new(),
+            adopted: Vec::new(),
             phase_failed: false,
             removals: 0,
         }
@@ -791,6 +987,7 @@ impl<'a> Runner<'a> {
             slot: 0,
             slot_epoch: u32::MAX,
             status: None,
+            note: None,
         })
     }
 
@@ -913,9 +1110,40 @@ impl<'a> Runner<'a> {
                 return Ok(false);
             }
         };
+        let wanted = match &spec.external_id {
+            Some(expr) => {
+                let lookup = StateLookup {
+                    state: &self.state,
+                    unknown: None,
+                };
+                match external_id(prep, &lookup, &id, expr) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        self.nodes[n].verb = Verb::Create;
+                        self.fail_node(n, e.to_string(), Some(ErrorKind::Invalid));
+                        return Ok(false);
+                    }
+                }
+            }
+            None => None,
+        };
+        let is_external = self.state.resources.get(&*id).is_some_and(|r| r.external);
+        let external = if wanted.is_some() || is_external {
+            match external_action(&id, self.state.resources.get(&*id), wanted.as_ref()) {
+                Ok(decided) => Some(decided),
+                Err(message) => {
+                    self.nodes[n].verb = Verb::Update;
+                    self.fail_node(n, message, Some(ErrorKind::Invalid));
+                    return Ok(false);
+                }
+            }
+        } else {
+            None
+        };
         let handler = &self.nodes[n].handler;
         let recorded = slot.map(|i| &self.state.resources[i]);
         let action = match recorded {
+            _ if external.is_some() => external.as_ref().map_or(Action::NoOp, |(a, _)| *a),
             None => Action::Create,
             Some(_) => {
                 let replacement =
@@ -957,6 +1185,8 @@ impl<'a> Runner<'a> {
                     pending: None,
                     deposed: Vec::new(),
                     failure: None,
+                    external: false,
+                    snapshots: Vec::new(),
                 };
                 let (i, _) = self.state.resources.insert_full(String::from(&*id), record);
                 i
@@ -982,6 +1212,15 @@ impl<'a> Runner<'a> {
                 node.verb = Verb::Update;
                 node.redacted = redacted;
                 node.steps = VecDeque::from([Step::Update]);
+            }
+            Action::Import => {
+                // Properties are recorded (the handler's read gets them) but never sent.
+                rec.type_name = Arc::clone(&type_name);
+                rec.properties = redacted;
+                rec.external = true;
+                rec.phase = ResourcePhase::Creating;
+                let wanted = wanted.expect("an import has an ExternalId");
+                node.steps = VecDeque::from([Step::Adopt(wanted)]);
             }
             Action::Resume => {
                 let pending_create = rec
@@ -1017,10 +1256,16 @@ impl<'a> Runner<'a> {
                     // The record keeps the old object's properties until it is deleted;
                     // the create that follows records the new ones (see `Step::Create`).
                     node.replacement = Some(redacted);
-                    node.steps = VecDeque::from([
-                        Step::Delete(DeleteTarget::Current { forget: false }),
-                        Step::Create,
-                    ]);
+                    let old = DeleteTarget::Current { forget: false };
+                    node.steps = if rec.deletion_policy == DeletionPolicy::Snapshot {
+                        VecDeque::from([
+                            Step::Snapshot(old.clone()),
+                            Step::Delete(old),
+                            Step::Create,
+                        ])
+                    } else {
+                        VecDeque::from([Step::Delete(old), Step::Create])
+                    };
                 }
                 _ => {
                     if let Some(old) = rec.physical_id.take() {
@@ -1057,6 +1302,7 @@ impl<'a> Runner<'a> {
         let reason = match action {
             Action::Replace => Some("replacing".to_owned()),
             Action::Resume => Some("resuming an unfinished operation".to_owned()),
+            Action::Import => external.and_then(|(_, reason)| reason),
             _ => None,
         };
         self.emit(n, in_progress, reason);
@@ -1070,19 +1316,38 @@ impl<'a> Runner<'a> {
             return;
         };
         match step {
-            Step::AwaitReady | Step::AwaitGone(_) => {
+            Step::AwaitReady | Step::AwaitGone(_) | Step::AwaitSnapshot(_) => {
                 self.await_readiness(n);
                 return;
             }
+            Step::Snapshot(ref target) => {
+                // A snapshot recorded by an earlier attempt (or a run that died) is never
+                // taken twice: a complete one lets the delete go on, a started one is polled.
+                match self.recorded_snapshot(n, target) {
+                    RecordedSnapshot::NoObject | RecordedSnapshot::Complete => {
+                        self.nodes[n].steps.pop_front();
+                        self.complete_step(n);
+                        return;
+                    }
+                    RecordedSnapshot::Started => {
+                        self.nodes[n].steps[0] = Step::AwaitSnapshot(target.clone());
+                        self.await_readiness(n);
+                        return;
+                    }
+                    RecordedSnapshot::Unanswered | RecordedSnapshot::None => {}
+                }
+            }
             Step::Forget => {
                 let id = Arc::clone(&self.nodes[n].id);
+                let external = self.state.resources.get(&*id).is_some_and(|r| r.external);
                 self.remember_physical_id(n);
                 self.forget(&id);
-                self.emit(
-                    n,
-                    Status::DeleteSkipped,
-                    Some("DeletionPolicy is Retain: the object stays".into()),
-                );
+                let reason = if external {
+                    "adopted through ExternalId: forgotten, never deleted by the stack"
+                } else {
+                    "DeletionPolicy is Retain: the object stays"
+                };
+                self.emit(n, Status::DeleteSkipped, Some(reason.into()));
                 self.nodes[n].steps.pop_front();
                 self.complete_step(n);
                 return;
@@ -1191,25 +1456,15 @@ impl<'a> Runner<'a> {
             }
             Step::Delete(target) => {
                 let rec = self.state.resources.get_mut(&*id).expect("record exists");
-                let (physical_id, props) = match &target {
-                    DeleteTarget::Current { .. } => {
-                        rec.pending = Some(Arc::new(PendingOperation {
-                            operation: Operation::Delete,
-                            client_token: None,
-                            started: Utc::now(),
-                        }));
-                        rec.phase = ResourcePhase::Deleting;
-                        (rec.physical_id.clone(), rec.properties.clone())
-                    }
-                    DeleteTarget::Deposed(pid) => {
-                        let props = rec
-                            .deposed
-                            .iter()
-                            .find(|d| &d.physical_id == pid)
-                            .map(|d| d.properties.clone());
-                        (Some(pid.clone()), props.unwrap_or_default())
-                    }
-                };
+                if let DeleteTarget::Current { .. } = target {
+                    rec.pending = Some(Arc::new(PendingOperation {
+                        operation: Operation::Delete,
+                        client_token: None,
+                        started: Utc::now(),
+                    }));
+                    rec.phase = ResourcePhase::Deleting;
+                }
+                let (physical_id, props) = target_of(rec, &target);
                 let Some(physical_id) = physical_id else {
                     // Nothing was ever created: nothing to delete.
                     self.nodes[n].steps.pop_front();
@@ -1225,10 +1480,147 @@ impl<'a> Runner<'a> {
                     }
                 })
             }
-            Step::AwaitReady | Step::AwaitGone(_) | Step::Forget => unreachable!("handled above"),
+            Step::Adopt(wanted) => {
+                let rec = self.state.resources.get_mut(&*id).expect("record exists");
+                rec.physical_id = Some(wanted.clone());
+                // A re-import: the attributes of the object adopted before are not this one's.
+                rec.attributes = no_properties();
+                rec.pending = None;
+                rec.failure = None;
+                let props = Arc::clone(&self.nodes[n].clear);
+                self.put(&id);
+                Box::pin(async move {
+                    let result = with_timeout(timeout, handler.read(&wanted, &props)).await;
+                    Done::Call {
+                        node: n,
+                        result: CallResult::Adopt(result),
+                    }
+                })
+            }
+            Step::Snapshot(target) => {
+                let stack = Arc::clone(&self.stack);
+                let salt = &self.state.secret_salt;
+                let rec = self.state.resources.get_mut(&*id).expect("record exists");
+                if let DeleteTarget::Current { .. } = target {
+                    rec.phase = ResourcePhase::Deleting;
+                }
+                let (of, props) = target_of(rec, &target);
+                let of = of.expect("recorded_snapshot found the object");
+                let token = match rec.snapshots.iter().find(|s| s.of == of) {
+                    // The call was made and its answer lost: the same token finds it.
+                    Some(s) => s.client_token.clone(),
+                    None => {
+                        let at = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+                        let token = ClientToken::derive_salted_at(
+                            salt,
+                            at,
+                            &stack,
+                            &format!("{id}/snapshot"),
+                            rec.generation,
+                        );
+                        rec.snapshots.push(SnapshotState {
+                            of: of.clone(),
+                            client_token: token.clone(),
+                            snapshot_id: None,
+                            complete: false,
+                        });
+                        token
+                    }
+                };
+                self.put(&id);
+                Box::pin(async move {
+                    let request = SnapshotRequest {
+                        stack: &stack,
+                        logical_id: &id,
+                        physical_id: &of,
+                        properties: &props,
+                        client_token: &token,
+                    };
+                    let result = with_timeout(timeout, handler.snapshot(request)).await;
+                    Done::Call {
+                        node: n,
+                        result: CallResult::Snapshot(result),
+                    }
+                })
+            }
+            Step::AwaitReady | Step::AwaitGone(_) | Step::AwaitSnapshot(_) | Step::Forget => {
+                unreachable!("handled above")
+            }
         };
         self.inflight.push(future);
         self.inflight_calls += 1;
+    }
+
+    /// The object a delete target names, from the record.
+    fn target_object(&self, n: usize, target: &DeleteTarget) -> Option<PhysicalId> {
+        match target {
+            DeleteTarget::Current { .. } => self
+                .state
+                .resources
+                .get(&*self.nodes[n].id)
+                .and_then(|r| r.physical_id.clone()),
+            // Known without the record.
+            DeleteTarget::Deposed(pid) => Some(pid.clone()),
+        }
+    }
+
+    /// What the record knows of a snapshot of the target's object.
+    fn recorded_snapshot(&self, n: usize, target: &DeleteTarget) -> RecordedSnapshot {
+        let Some(of) = self.target_object(n, target) else {
+            return RecordedSnapshot::NoObject;
+        };
+        let rec = &self.state.resources[&*self.nodes[n].id];
+        match rec.snapshots.iter().find(|s| s.of == of) {
+            None => RecordedSnapshot::None,
+            Some(s) if s.complete => RecordedSnapshot::Complete,
+            Some(s) if s.snapshot_id.is_some() => RecordedSnapshot::Started,
+            Some(_) => RecordedSnapshot::Unanswered,
+        }
+    }
+
+    /// Handles a snapshot's progress (from its call or a poll); the step that asked has
+    /// been popped. A complete snapshot lets the delete go on; a failed one stops it, and
+    /// the object stays.
+    fn on_snapshot(&mut self, n: usize, target: DeleteTarget, readiness: Readiness) {
+        let id = Arc::clone(&self.nodes[n].id);
+        let of = self.target_object(n, &target);
+        let rec = self.record(&id);
+        let pos = rec
+            .snapshots
+            .iter()
+            .position(|s| Some(&s.of) == of.as_ref());
+        let failure = match readiness {
+            Readiness::Ready(_) => {
+                if let Some(i) = pos {
+                    rec.snapshots[i].complete = true;
+                }
+                self.put(&id);
+                self.complete_step(n);
+                return;
+            }
+            Readiness::Pending { .. } => {
+                self.put(&id);
+                self.nodes[n].steps.push_front(Step::AwaitSnapshot(target));
+                self.await_readiness(n);
+                return;
+            }
+            Readiness::Failed { reason } => reason,
+            Readiness::Gone => "it disappeared before it was complete".to_owned(),
+        };
+        // A failed snapshot is dropped: the next attempt takes a new one.
+        let snapshot = pos
+            .and_then(|i| rec.snapshots.remove(i).snapshot_id)
+            .map_or_else(|| "(no id)".to_owned(), |s| s.0);
+        let object = of.map_or_else(|| "(unknown object)".to_owned(), |p| p.0);
+        self.put(&id);
+        self.fail_node(
+            n,
+            format!(
+                "snapshot {snapshot} of {object} failed: {failure}; the object is kept, not \
+                 deleted (DeletionPolicy Snapshot)"
+            ),
+            Some(ErrorKind::Permanent),
+        );
     }
 
     fn await_readiness(&mut self, n: usize) {
@@ -1313,11 +1705,44 @@ impl<'a> Runner<'a> {
         }
         let batch = poller.handler.poll_batch_size().max(1);
         let calls = due.div_ceil(batch);
-        let chosen: Vec<usize> = candidates
+        let (snapshots, chosen): (Vec<usize>, Vec<usize>) = candidates
             .into_iter()
             .take(calls * batch)
             .map(|(_, n)| n)
-            .collect();
+            .partition(|&n| matches!(self.nodes[n].steps.front(), Some(Step::AwaitSnapshot(_))));
+        for n in snapshots {
+            // A snapshot is read by its own id, one call each (they are few).
+            self.limiters[limiter].reserve(now);
+            self.pollers[p]
+                .members
+                .get_mut(&n)
+                .expect("chosen from members")
+                .in_flight = true;
+            let Some(Step::AwaitSnapshot(target)) = self.nodes[n].steps.front() else {
+                unreachable!("partitioned on the step")
+            };
+            let of = self.target_object(n, target);
+            let snapshot_id = self.state.resources[&*self.nodes[n].id]
+                .snapshots
+                .iter()
+                .find(|s| Some(&s.of) == of.as_ref())
+                .and_then(|s| s.snapshot_id.clone())
+                .expect("an awaited snapshot has an id");
+            let handler = Arc::clone(&self.pollers[p].handler);
+            let timeout = self.engine.options.call_timeout;
+            self.inflight.push(Box::pin(async move {
+                let result = match with_timeout(timeout, handler.read_snapshot(&snapshot_id)).await
+                {
+                    Err(e) if e.kind == ErrorKind::NotFound => Ok(vec![Readiness::Gone]),
+                    other => other.map(|r| vec![r]),
+                };
+                Done::Poll {
+                    poller: p,
+                    nodes: vec![n],
+                    result,
+                }
+            }));
+        }
         for chunk in chosen.chunks(batch) {
             self.limiters[limiter].reserve(now);
             let mut targets = Vec::with_capacity(chunk.len());
@@ -1425,6 +1850,70 @@ impl<'a> Runner<'a> {
                 }
                 return;
             }
+            CallResult::Adopt(result)
+                if result.as_ref().is_ok_and(|r| *r != Readiness::Gone)
+                    || result
+                        .as_ref()
+                        .is_err_and(|e| e.kind != ErrorKind::NotFound) =>
+            {
+                match result {
+                    Ok(readiness) => {
+                        self.limiters[endpoint].on_success();
+                        self.nodes[n].steps.pop_front();
+                        self.adopted.push(Arc::clone(&id));
+                        let object = self.state.resources[&*id]
+                            .physical_id
+                            .as_ref()
+                            .map_or_else(String::new, |p| p.0.clone());
+                        self.nodes[n].note = Some(Box::from(format!(
+                            "adopted the existing object {object} (ExternalId): the stack never \
+                             updates nor deletes it"
+                        )));
+                        self.on_readiness(n, readiness, true);
+                        return;
+                    }
+                    Err(e) => e,
+                }
+            }
+            CallResult::Adopt(_) => {
+                // Gone, or NotFound: nothing to adopt.
+                self.nodes[n].steps.pop_front();
+                let rec = &self.state.resources[&*id];
+                let object = rec
+                    .physical_id
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.0.clone());
+                let message = format!(
+                    "resource '{id}': ExternalId names {object}, but no {} with that id exists",
+                    rec.type_name
+                );
+                self.fail_node(n, message, Some(ErrorKind::NotFound));
+                return;
+            }
+            CallResult::Snapshot(Ok(started)) => {
+                self.limiters[endpoint].on_success();
+                let Some(Step::Snapshot(target)) = self.nodes[n].steps.pop_front() else {
+                    unreachable!("a snapshot result answers a snapshot step")
+                };
+                let of = self.target_object(n, &target);
+                let rec = self.record(&id);
+                if let Some(s) = rec
+                    .snapshots
+                    .iter_mut()
+                    .find(|s| Some(&s.of) == of.as_ref())
+                {
+                    s.snapshot_id = Some(started.snapshot_id);
+                }
+                self.on_snapshot(n, target, started.readiness);
+                return;
+            }
+            CallResult::Snapshot(Err(e)) => HandlerError::new(
+                e.kind,
+                format!(
+                    "snapshot before delete: {}; the object is kept, not deleted",
+                    e.message
+                ),
+            ),
             CallResult::Delete(Err(e)) if e.kind == ErrorKind::NotFound => {
                 let Some(Step::Delete(target)) = self.nodes[n].steps.pop_front() else {
                     unreachable!("a delete result answers a delete step")
@@ -1530,6 +2019,7 @@ impl<'a> Runner<'a> {
                         Some(Step::AwaitGone(target)) if matches!(r, Readiness::Gone) => {
                             self.after_delete(n, &target)
                         }
+                        Some(Step::AwaitSnapshot(target)) => self.on_snapshot(n, target, r),
                         _ => self.on_readiness(n, r, false),
                     }
                 }
@@ -1601,6 +2091,7 @@ impl<'a> Runner<'a> {
 
     fn after_delete(&mut self, n: usize, target: &DeleteTarget) {
         let id = Arc::clone(&self.nodes[n].id);
+        self.keep_snapshot(n, target);
         if matches!(target, DeleteTarget::Current { .. }) {
             self.remember_physical_id(n);
         }
@@ -1623,6 +2114,38 @@ impl<'a> Runner<'a> {
         self.complete_step(n);
     }
 
+    /// After the delete of a snapshotted object: moves its snapshot from the record to the
+    /// run's report and tells it in the `DELETE_COMPLETE` event (at once when the node goes
+    /// on to create a replacement, else in the node's last event).
+    fn keep_snapshot(&mut self, n: usize, target: &DeleteTarget) {
+        let id = Arc::clone(&self.nodes[n].id);
+        let Some(of) = self.target_object(n, target) else {
+            return;
+        };
+        let Some(rec) = self.state.resources.get_mut(&*id) else {
+            return;
+        };
+        let Some(pos) = rec.snapshots.iter().position(|s| s.of == of) else {
+            return;
+        };
+        let Some(snapshot_id) = rec.snapshots.remove(pos).snapshot_id else {
+            return;
+        };
+        let note = format!("snapshot {snapshot_id} of {of} kept (DeletionPolicy Snapshot)");
+        tracing::info!(resource = %id, object = %of, snapshot = %snapshot_id, "snapshot kept");
+        self.snapshots.push(super::SnapshotKept {
+            logical_id: id.to_string(),
+            type_name: rec.type_name.to_string(),
+            physical_id: of,
+            snapshot_id,
+        });
+        if self.nodes[n].verb == Verb::Delete {
+            self.nodes[n].note = Some(Box::from(note));
+        } else {
+            self.emit(n, Status::DeleteComplete, Some(note));
+        }
+    }
+
     fn complete_step(&mut self, n: usize) {
         self.nodes[n].attempt = 0;
         self.nodes[n].transient = 0;
@@ -1638,7 +2161,8 @@ impl<'a> Runner<'a> {
         self.nodes[n].clear = no_properties();
         self.nodes[n].steps = VecDeque::new();
         let (_, complete, _) = self.nodes[n].verb.statuses();
-        self.emit(n, complete, None);
+        let note = self.nodes[n].note.take().map(String::from);
+        self.emit(n, complete, note);
         self.finish_in_queue(n);
     }
 
@@ -1664,6 +2188,7 @@ impl<'a> Runner<'a> {
             self.put(&id);
         }
         self.nodes[n].steps.clear();
+        self.nodes[n].note = None;
         self.emit(n, failed, Some(message.clone()));
         self.failures.push(ResourceFailure {
             logical_id: id.to_string(),
@@ -1807,11 +2332,8 @@ impl<'a> Runner<'a> {
         let mut owners = Vec::new();
         for id in ids {
             let rec = &self.state.resources[id];
-            let mut steps = VecDeque::new();
-            for d in &rec.deposed {
-                steps.push_back(Step::Delete(DeleteTarget::Deposed(d.physical_id.clone())));
-            }
-            if rec.deletion_policy == DeletionPolicy::Retain {
+            let mut steps = deposed_steps(rec);
+            if rec.external || rec.deletion_policy == DeletionPolicy::Retain {
                 steps.push_back(Step::Forget);
             } else {
                 if rec.physical_id.is_none()
@@ -1823,7 +2345,20 @@ impl<'a> Runner<'a> {
                     // same token to learn the object, then delete it.
                     steps.push_back(Step::Create);
                 }
-                steps.push_back(Step::Delete(DeleteTarget::Current { forget: true }));
+                let current = DeleteTarget::Current { forget: true };
+                // No snapshot of an object that never finished its create (Heat takes none
+                // of a CREATE_FAILED volume either), nor once the delete was sent (its
+                // snapshot was complete before).
+                let snapshot = rec.deletion_policy == DeletionPolicy::Snapshot
+                    && rec.phase != ResourcePhase::Creating
+                    && !rec
+                        .pending
+                        .as_ref()
+                        .is_some_and(|p| p.operation == Operation::Delete);
+                if snapshot {
+                    steps.push_back(Step::Snapshot(current.clone()));
+                }
+                steps.push_back(Step::Delete(current));
             }
             let type_name = rec.type_name.clone();
             nodes.push(self.new_node(id, &type_name, steps, Verb::Delete)?);
@@ -1831,11 +2366,7 @@ impl<'a> Runner<'a> {
         }
         for id in deposed_of {
             let rec = &self.state.resources[id];
-            let steps: VecDeque<Step> = rec
-                .deposed
-                .iter()
-                .map(|d| Step::Delete(DeleteTarget::Deposed(d.physical_id.clone())))
-                .collect();
+            let steps = deposed_steps(rec);
             if steps.is_empty() {
                 continue;
             }
@@ -1910,6 +2441,7 @@ impl<'a> Runner<'a> {
             failures: self.failures.clone(),
             skipped: self.skipped.clone(),
             left_behind: self.left_behind.clone(),
+            snapshots: std::mem::take(&mut self.snapshots),
             cancelled: self.cancelled,
         }
     }
@@ -2100,8 +2632,39 @@ fn redact_clear(params: &ParamValues, value: Value) -> Value {
     }
 }
 
+/// The object a delete target names in a record, and its recorded properties.
+fn target_of(rec: &ResourceState, target: &DeleteTarget) -> (Option<PhysicalId>, Arc<Properties>) {
+    match target {
+        DeleteTarget::Current { .. } => (rec.physical_id.clone(), rec.properties.clone()),
+        DeleteTarget::Deposed(pid) => {
+            let props = rec
+                .deposed
+                .iter()
+                .find(|d| &d.physical_id == pid)
+                .map(|d| d.properties.clone());
+            (Some(pid.clone()), props.unwrap_or_default())
+        }
+    }
+}
+
+/// The steps that delete the old objects of a record's replacements, each after its
+/// snapshot under `DeletionPolicy: Snapshot`.
+fn deposed_steps(rec: &ResourceState) -> VecDeque<Step> {
+    let mut steps = VecDeque::new();
+    for d in &rec.deposed {
+        let target = DeleteTarget::Deposed(d.physical_id.clone());
+        if rec.deletion_policy == DeletionPolicy::Snapshot {
+            steps.push_back(Step::Snapshot(target.clone()));
+        }
+        steps.push_back(Step::Delete(target));
+    }
+    steps
+}
+
 /// Deletes what this run created, in reverse dependency order; restores objects deposed by
-/// replacements this run started.
+/// replacements this run started. Objects this run created are deleted without a snapshot
+/// whatever their `DeletionPolicy` (they hold nothing older than the failed apply); objects
+/// this run adopted are forgotten, never deleted.
 async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
     runner.emit_stack(
         Status::RollbackInProgress,
@@ -2145,7 +2708,7 @@ async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
             }
         }
         node.steps
-            .retain(|s| !matches!(s, Step::Forget | Step::Create));
+            .retain(|s| !matches!(s, Step::Forget | Step::Create | Step::Snapshot(_)));
         if node.steps.is_empty() {
             node.steps
                 .push_back(Step::Delete(DeleteTarget::Current { forget: false }));
@@ -2173,6 +2736,28 @@ async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
             rec.failure = None;
         }
         runner.put(&id);
+    }
+    // Objects this run adopted for resources no earlier apply knew are forgotten.
+    let adopted: Vec<Arc<str>> = std::mem::take(&mut runner.adopted)
+        .into_iter()
+        .filter(|id| !runner.initial_ids.contains(&**id))
+        .collect();
+    for id in adopted {
+        let Some(rec) = runner.state.resources.get(&*id) else {
+            continue;
+        };
+        let (type_name, physical_id) = (
+            Arc::clone(&rec.type_name),
+            rec.physical_id.as_ref().map(|p| p.0.clone()),
+        );
+        runner.forget(&id);
+        runner.emit_raw(
+            id,
+            type_name,
+            physical_id,
+            Status::DeleteSkipped,
+            Some("adopted through ExternalId by the failed apply: forgotten, never deleted".into()),
+        );
     }
     // Records of objects that rollback deleted and that no earlier apply knew are dropped.
     let dropped: Vec<String> = runner

@@ -209,6 +209,7 @@ pub struct ResourceOptions {
     depends_on: Vec<String>,
     condition: Option<String>,
     deletion_policy: DeletionPolicy,
+    external_id: Option<Prop<String>>,
     metadata: Option<Value>,
 }
 
@@ -243,6 +244,34 @@ impl ResourceOptions {
     /// `DeletionPolicy: Retain`: the cloud object stays when the resource leaves the stack.
     pub fn retain(self) -> Self {
         self.deletion_policy(DeletionPolicy::Retain)
+    }
+
+    /// `ExternalId`: adopt the existing object with this id (a literal or a parameter)
+    /// instead of creating one. The engine reads it, never updates nor deletes it (see
+    /// [`crate::model::ResourceSpec::external_id`]).
+    ///
+    /// ```
+    /// use iac_core::stack::{Param, Prop, Resource, ResourceOptions, ResourceRef, Stack};
+    ///
+    /// #[derive(Default, serde::Serialize)]
+    /// struct Volume {}
+    /// impl Resource for Volume {
+    ///     const TYPE_NAME: &'static str = "OS::Cinder::Volume";
+    ///     type Attrs = ResourceRef;
+    /// }
+    ///
+    /// let mut stack = Stack::new("data");
+    /// let id = stack.parameter("VolumeId", Param::string());
+    /// stack.add_with("Data", Volume {}, ResourceOptions::new().external_id(id));
+    /// let template = stack.template().unwrap();
+    /// assert_eq!(
+    ///     serde_json::to_value(&template.resources["Data"].external_id).unwrap(),
+    ///     serde_json::json!({"Ref": "VolumeId"})
+    /// );
+    /// ```
+    pub fn external_id(mut self, id: impl Into<Prop<String>>) -> Self {
+        self.external_id = Some(id.into());
+        self
     }
 
     /// `Metadata`, written as given.
@@ -794,6 +823,18 @@ impl Stack {
         spec.depends_on = options.depends_on;
         spec.condition = options.condition;
         spec.deletion_policy = options.deletion_policy;
+        spec.external_id = match options.external_id.map(|id| id.into_arg("ExternalId")) {
+            None => None,
+            Some(Ok(expr)) => Some(expr),
+            Some(Err(err)) => {
+                self.problems.push(StackProblem::Properties {
+                    logical_id: logical_id.clone(),
+                    type_name: type_name.to_owned(),
+                    message: err.to_string(),
+                });
+                None
+            }
+        };
         spec.metadata = options.metadata;
         self.template.resources.insert(logical_id, spec);
         reference

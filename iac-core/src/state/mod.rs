@@ -158,7 +158,7 @@ impl StackState {
     pub fn has_pending(&self) -> bool {
         self.resources
             .values()
-            .any(|r| r.pending.is_some() || !r.deposed.is_empty())
+            .any(|r| r.pending.is_some() || !r.deposed.is_empty() || !r.snapshots.is_empty())
     }
 }
 
@@ -211,6 +211,27 @@ pub struct DeposedObject {
     pub properties: Arc<Properties>,
 }
 
+/// A snapshot the engine started of an object before deleting it (`DeletionPolicy:
+/// Snapshot`), recorded before the call so that a crash never loses it nor takes a second
+/// one: a resumed run sends the same token, or polls the recorded snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotState {
+    /// The object the snapshot is of (the current object or a deposed one).
+    pub of: PhysicalId,
+    /// The token the snapshot call sends ([`crate::provider::SnapshotRequest::client_token`]).
+    pub client_token: ClientToken,
+    /// The snapshot's id, once the call answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<PhysicalId>,
+    /// True once the snapshot is complete: the object may be deleted.
+    #[serde(default)]
+    pub complete: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 fn is_empty_list(list: &Arc<[String]>) -> bool {
     list.is_empty()
 }
@@ -252,6 +273,14 @@ pub struct ResourceState {
     /// room, and a `String`'s capacity is never used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Box<str>>,
+    /// True when the object was adopted through `ExternalId`: the stack never updates nor
+    /// deletes it, only forgets it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub external: bool,
+    /// Snapshots started before deleting this resource's objects and not yet followed by
+    /// the delete (`DeletionPolicy: Snapshot`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<SnapshotState>,
 }
 
 /// One change to a stack's state, written before and after each call.

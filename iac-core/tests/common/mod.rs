@@ -131,6 +131,8 @@ pub fn record(id: &str) -> ResourceState {
         pending: None,
         deposed: vec![],
         failure: None,
+        external: false,
+        snapshots: vec![],
     }
 }
 

@@ -54,13 +54,18 @@
 //! `hidden: true` makes the parameter secret (`NoEcho`). The pseudo parameters are
 //! [`PSEUDO_PARAMETERS`].
 //!
+//! `deletion_policy: Snapshot` becomes the IR's `DeletionPolicy::Snapshot` (the engine
+//! refuses it for a type whose handler takes no snapshots, as Heat does; `OS::Cinder::Volume`
+//! takes a Cinder backup); `external_id` becomes the IR's `ExternalId` (the engine adopts the
+//! existing object, never updates nor deletes it). Neither has a ROS equivalent: writing such
+//! a template as ROS fails, naming the resource.
+//!
 //! # Not supported (reported as problems, never dropped silently)
 //!
 //! - The functions `make_url`, `yaql`, `resource_facade`, `Fn::GetAZs`,
 //!   `Fn::MemberListToMap`, `Fn::ResourceFacade`; `get_attr` of all attributes (no attribute
 //!   name).
-//! - `deletion_policy: Snapshot` (the IR has Delete and Retain), `external_id`,
-//!   `update_policy`.
+//! - `update_policy`.
 //! - A parameter and a resource with the same name (HOT tells them apart by `get_param` and
 //!   `get_resource`; the IR has one `Ref`).
 //!
@@ -79,6 +84,15 @@
 //! - An output whose value cannot be evaluated for another reason than an undeclared
 //!   parameter (an attribute the resource does not give) fails the apply, where Heat shows
 //!   the output with its error.
+//! - Heat's validation reads the object an `external_id` names and refuses a missing one;
+//!   here validation and plans make no calls, and the apply fails the resource instead
+//!   (`CREATE_FAILED`, naming the resource and the id). Heat refuses any change of
+//!   `external_id`; the engine re-imports a changed id (it still refuses adding or removing
+//!   one).
+//! - `deletion_policy: Snapshot`: a rollback deletes what the failed apply created without a
+//!   backup (Heat backs up a `CREATE_COMPLETE` volume even then), and a volume whose update
+//!   failed is backed up (Heat skips `UPDATE_FAILED` ones): no data is deleted without its
+//!   backup. `OS::Nova::Server` takes no snapshot here (Heat makes an image).
 //!
 //! ```
 //! use iac_openstack::hot;
@@ -146,6 +160,12 @@ pub const SUPPORTED_RESOURCE_TYPES: &[&str] = &[
     "OS::Keystone::Project",
 ];
 
+/// The types among [`SUPPORTED_RESOURCE_TYPES`] whose handler takes a snapshot before a
+/// delete (`deletion_policy: Snapshot`): a Cinder volume is backed up. Heat also snapshots
+/// `OS::Nova::Server` (as an image); this crate's server handler does not, so validation
+/// refuses Snapshot for it, as Heat refuses it for a type without snapshots.
+pub const SNAPSHOT_RESOURCE_TYPES: &[&str] = &["OS::Cinder::Volume"];
+
 /// The pseudo parameters of HOT (`get_param: OS::stack_name`); the engine's evaluation
 /// context must supply their values.
 pub const PSEUDO_PARAMETERS: &[&str] = &["OS::stack_name", "OS::stack_id", "OS::project_id"];
@@ -206,6 +226,23 @@ impl HotTemplate {
     pub fn validate(&self, known_types: &dyn Fn(&str) -> bool) -> Result<(), ValidationErrors> {
         let mut problems = self.problems.clone();
         problems.extend(self.default_problems());
+        for (id, spec) in &self.template.resources {
+            let supported = SUPPORTED_RESOURCE_TYPES.contains(&spec.type_name.as_str());
+            if spec.deletion_policy == iac_core::model::DeletionPolicy::Snapshot
+                && supported
+                && !SNAPSHOT_RESOURCE_TYPES.contains(&spec.type_name.as_str())
+            {
+                problems.push(ValidationError {
+                    path: paths::join_key(&paths::join_key("resources", id), "deletion_policy"),
+                    kind: ProblemKind::Unsupported,
+                    message: format!(
+                        "\"Snapshot\" deletion policy not supported: {} takes no snapshots in \
+                         this SDK",
+                        spec.type_name
+                    ),
+                });
+            }
+        }
         if let Err(errors) = validate(&self.template, known_types, PSEUDO_PARAMETERS) {
             for e in errors.errors() {
                 // The import checks get_param / get_resource (both `Ref` in the IR) itself,
@@ -213,7 +250,8 @@ impl HotTemplate {
                 let is_ref = matches!(
                     e.kind,
                     ProblemKind::UnknownReference | ProblemKind::WrongReference
-                ) && e.message.starts_with("Ref ");
+                ) && e.message.starts_with("Ref ")
+                    && !e.message.contains("in an ExternalId");
                 if is_ref {
                     continue;
                 }

@@ -36,6 +36,7 @@ const KEY_NAMES: &[(&str, &str)] = &[
     ("DependsOn", "depends_on"),
     ("Condition", "condition"),
     ("DeletionPolicy", "deletion_policy"),
+    ("ExternalId", "external_id"),
     ("Metadata", "metadata"),
     ("UpdatePolicy", "update_policy"),
     ("Value", "value"),

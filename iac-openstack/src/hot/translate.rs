@@ -537,7 +537,11 @@ impl Translator<'_> {
                         for (i, d) in ds.iter().enumerate() {
                             match d {
                                 Value::String(d) => spec.depends_on.push(d.clone()),
-                                other => self.problem(&join_index(&here, i), ProblemKind::Unsupported, format!("must be a resource name, found {}", kind(other))),
+                                other => self.problem(
+                                    &join_index(&here, i),
+                                    ProblemKind::Unsupported,
+                                    format!("must be a resource name, found {}", kind(other)),
+                                ),
                             }
                         }
                     }
@@ -549,12 +553,18 @@ impl Translator<'_> {
                     spec.unsupported.insert("UpdatePolicy".into(), item.clone());
                 }
                 "condition" if conditions => spec.condition = self.condition_use(item, &here),
-                "external_id" if conditions => self.problem(
+                "external_id" if conditions => match item {
+                    Value::Null => {}
+                    other => spec.external_id = Some(self.expr(other, &here, Scope::Value)),
+                },
+                other => self.problem(
                     &here,
                     ProblemKind::Unsupported,
-                    "external_id (adopting an existing cloud resource) is not supported by this SDK",
+                    format!(
+                        "'{other}' is not a valid key of a resource in version {}",
+                        self.version
+                    ),
                 ),
-                other => self.problem(&here, ProblemKind::Unsupported, format!("'{other}' is not a valid key of a resource in version {}", self.version)),
             }
         }
         Some(spec)
@@ -567,12 +577,13 @@ impl Translator<'_> {
             Some("delete") if lower_ok => spec.deletion_policy = DeletionPolicy::Delete,
             Some("Retain") => spec.deletion_policy = DeletionPolicy::Retain,
             Some("retain") if lower_ok => spec.deletion_policy = DeletionPolicy::Retain,
-            Some(s @ "Snapshot") | Some(s @ "snapshot") if s == "Snapshot" || lower_ok => self.problem(
+            Some("Snapshot") => spec.deletion_policy = DeletionPolicy::Snapshot,
+            Some("snapshot") if lower_ok => spec.deletion_policy = DeletionPolicy::Snapshot,
+            _ => self.problem(
                 path,
                 ProblemKind::Unsupported,
-                "deletion policy Snapshot is not supported by this SDK (only Delete and Retain)",
+                format!("invalid deletion policy {value}"),
             ),
-            _ => self.problem(path, ProblemKind::Unsupported, format!("invalid deletion policy {value}")),
         }
     }
 

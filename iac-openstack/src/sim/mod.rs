@@ -19,7 +19,8 @@
 //! - Nova: flavors `m1.tiny` (id 1) and `m1.small` (id 2), servers that go `BUILD → ACTIVE`
 //!   after [`SimConfig::build_reads`] reads, base64 user data, the compute root document
 //!   and microversion checks (406 beyond 2.100), volume attachments;
-//! - Cinder: volumes `creating → available` after [`SimConfig::build_reads`] reads,
+//! - Cinder: volumes `creating → available` after [`SimConfig::build_reads`] reads, backups
+//!   (`creating → available`, the volume `backing-up` meanwhile),
 //!   `in-use` while attached, `os-extend`.
 //!
 //! [`Simulator::throttle_next`] makes the next calls answer 429 with `Retry-After`.

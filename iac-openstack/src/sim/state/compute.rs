@@ -21,6 +21,24 @@ impl World {
         }
     }
 
+    /// Settles a backup (`creating → available` after the configured reads); the volume
+    /// it was made of leaves `backing-up` with it.
+    fn settle_backup(&mut self, id: &str) {
+        self.settle("backups", id, "available");
+        let Some(backup) = self.find("backups", id) else {
+            return;
+        };
+        if backup["status"] != "available" {
+            return;
+        }
+        let volume = field_text(&backup["volume_id"]);
+        if let Some(v) = self.find_mut("volumes", &volume)
+            && v["status"] == "backing-up"
+        {
+            v["status"] = json!("available");
+        }
+    }
+
     pub(super) fn compute(
         &mut self,
         method: &Method,
@@ -411,6 +429,80 @@ impl World {
                 v["size"] = json!(new_size);
                 status(StatusCode::ACCEPTED, Value::Null)
             }
+            // Backups (Cinder's backup service): made of an available volume (an in-use
+            // one only with `force`), which is `backing-up` until the backup is available.
+            (Method::POST, ["backups"]) => {
+                let b = &body["backup"];
+                let volume_id = field_text(&b["volume_id"]);
+                let force = b["force"].as_bool().unwrap_or(false);
+                let Some(v) = self.find_mut("volumes", &volume_id) else {
+                    return not_found(&volume_id);
+                };
+                let current = field_text(&v["status"]);
+                if !(current == "available" || (current == "in-use" && force)) {
+                    return error(
+                        "volume",
+                        StatusCode::BAD_REQUEST,
+                        "badRequest",
+                        &format!(
+                            "Invalid volume: Volume to be backed up must be available or in-use, but the current status is \"{current}\"."
+                        ),
+                    );
+                }
+                if current == "available" {
+                    v["status"] = json!("backing-up");
+                }
+                let size = v["size"].clone();
+                let id = self.id();
+                let name = b.get("name").cloned().unwrap_or(Value::Null);
+                let backup = json!({"id": id, "name": name, "volume_id": volume_id, "status": "creating",
+                    "size": size, "description": b.get("description").cloned().unwrap_or(Value::Null),
+                    "fail_reason": null, "container": null, "is_incremental": false,
+                    "created_at": chrono::Utc::now().to_rfc3339(), "os-backup-project-attr:project_id": project});
+                self.settling.insert(id.clone(), self.config.build_reads);
+                self.list_mut("backups").push(backup);
+                status(
+                    StatusCode::ACCEPTED,
+                    json!({"backup": {"id": id, "name": name, "links": []}}),
+                )
+            }
+            (Method::GET, ["backups", "detail"]) => {
+                let ids: Vec<String> = self
+                    .list("backups")
+                    .iter()
+                    .map(|b| field_text(&b["id"]))
+                    .collect();
+                for id in &ids {
+                    self.settle_backup(id);
+                }
+                let (items, last) = Self::page(self.list("backups").to_vec(), q);
+                let mut answer = json!({"backups": items});
+                if let Some(marker) = last {
+                    answer["backups_links"] = json!([{"rel": "next", "href": format!("{}/volume/v3/{project}/backups/detail?{}", self.base, Self::next_query(q, &marker))}]);
+                }
+                ok(answer)
+            }
+            (Method::GET, ["backups", id]) => {
+                self.settle_backup(id);
+                match self.find("backups", id) {
+                    Some(b) => ok(json!({"backup": b})),
+                    None => error(
+                        "volume",
+                        StatusCode::NOT_FOUND,
+                        "itemNotFound",
+                        &format!("Backup {id} could not be found."),
+                    ),
+                }
+            }
+            (Method::DELETE, ["backups", id]) => match self.remove("backups", id) {
+                Some(_) => status(StatusCode::ACCEPTED, Value::Null),
+                None => error(
+                    "volume",
+                    StatusCode::NOT_FOUND,
+                    "itemNotFound",
+                    &format!("Backup {id} could not be found."),
+                ),
+            },
             (Method::DELETE, ["volumes", id]) => {
                 let Some(v) = self.find("volumes", id) else {
                     return not_found(id);
