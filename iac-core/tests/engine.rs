@@ -638,8 +638,8 @@ async fn destroy_forgets_retained_objects_instead_of_deleting_them() {
 }
 
 /// A cloud that allows 20 calls per second: the adaptive rate limit learns it, so far
-/// fewer calls are refused than with the limit switched off, and the throttling never
-/// reaches the caller.
+/// fewer calls are refused than with the limit switched off, the calls still go at more
+/// than 85 % of the quota, and the throttling never reaches the caller.
 #[tokio::test(start_paused = true)]
 async fn the_rate_limit_adapts_to_a_quota() {
     use iac_core::engine::{Engine, EngineOptions, RateLimitOptions};
@@ -696,9 +696,12 @@ async fn the_rate_limit_adapts_to_a_quota() {
         adaptive * 4 < without,
         "adaptive {adaptive}, without {without}"
     );
+    // Hammering fills each one-second window in its first milliseconds; the limit paces
+    // its calls and must still get close to the quota: 120 calls at 20/s take 6 s.
+    let floor = 120.0 / 20.0;
     assert!(
-        adaptive_took <= without_took,
-        "learning the quota is not slower than hammering it"
+        adaptive_took.as_secs_f64() <= floor / 0.85,
+        "at least 85 % of the quota: {adaptive_took:?} (hammering: {without_took:?})"
     );
 }
 
