@@ -2350,3 +2350,81 @@ pub(crate) async fn destroy(
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn before_anything_is_learned_the_first_poll_is_at_the_hint_then_an_eighth_of_the_wait() {
+        let poll = super::super::PollPolicy::default();
+        assert_eq!(next_poll(Duration::ZERO, None, S(5_000), &poll), S(5_000));
+        assert_eq!(next_poll(S(16_000), None, S(5_000), &poll), S(18_000));
+        assert_eq!(
+            next_poll(S(400), None, S(5_000), &poll),
+            S(500),
+            "never sooner than the policy's minimum interval"
+        );
+        assert_eq!(
+            next_poll(S(200_000), None, S(5_000), &poll),
+            S(210_000),
+            "nor later than its maximum"
+        );
+    }
+
+    #[test]
+    fn a_learned_window_is_aimed_at_a_quarter_into_what_is_left_of_it() {
+        let poll = super::super::PollPolicy::default();
+        let w = Some(ReadyWindow {
+            lo: S(28_000),
+            hi: S(32_000),
+        });
+        // Not polled yet, or polled before the window: a quarter into the window.
+        assert_eq!(next_poll(Duration::ZERO, w, S(5_000), &poll), S(29_000));
+        assert_eq!(next_poll(S(10_000), w, S(5_000), &poll), S(29_000));
+        // Inside it: a quarter into the rest.
+        assert_eq!(next_poll(S(30_000), w, S(5_000), &poll), S(30_500));
+        // Past it (this object is slower than the ones seen): back to the plain schedule.
+        assert_eq!(next_poll(S(32_000), w, S(5_000), &poll), S(36_000));
+    }
+
+    #[test]
+    fn observations_narrow_the_window_and_one_that_does_not_fit_widens_it() {
+        let w = ReadyWindow::learn(None, S(28_000), S(36_000));
+        assert_eq!(
+            w,
+            ReadyWindow {
+                lo: S(28_000),
+                hi: S(36_000)
+            }
+        );
+        let w = ReadyWindow::learn(Some(w), S(29_000), S(31_000));
+        assert_eq!(
+            w,
+            ReadyWindow {
+                lo: S(29_000),
+                hi: S(31_000)
+            }
+        );
+        let mut narrowed = w;
+        narrowed.pending_at(S(30_000));
+        assert_eq!(narrowed.lo, S(30_000));
+        narrowed.pending_at(S(40_000));
+        assert_eq!(
+            narrowed.lo,
+            S(30_000),
+            "a slower object does not move it past hi"
+        );
+        // An object still pending after the window's end: the types' objects differ.
+        let w = ReadyWindow::learn(Some(w), S(33_000), S(35_000));
+        assert_eq!(
+            w,
+            ReadyWindow {
+                lo: S(29_000),
+                hi: S(35_000)
+            }
+        );
+    }
+}
