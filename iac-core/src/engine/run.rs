@@ -2066,7 +2066,7 @@ fn next_poll(
     let next = match learned {
         Some(w) if at < w.hi => {
             let from = at.max(w.lo);
-            from + (w.hi - from) / 4
+            from + w.hi.saturating_sub(from) / 4
         }
         _ if at.is_zero() => hint,
         _ => at + (at / POLL_GROWTH).clamp(poll.min_interval, poll.max_interval),
