@@ -677,6 +677,11 @@ impl ResourceHandler for MemoryHandler {
         Ok(self.cloud.snapshot_readiness(snapshot_id, Instant::now()))
     }
 
+    /// One poll reads up to 100 objects in one call, as cloud Describe calls do.
+    fn poll_batch_size(&self) -> usize {
+        100
+    }
+
     async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<Readiness>, HandlerError> {
         self.cloud.enter("poll")?;
         self.cloud.latency().await;

@@ -469,6 +469,44 @@ pub struct PollTarget<'a> {
     pub properties: &'a Properties,
 }
 
+/// The kind of a call the engine makes through a handler (see [`ResourceHandler::action`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CallKind {
+    /// [`ResourceHandler::create`].
+    Create,
+    /// [`ResourceHandler::read`] and [`ResourceHandler::poll`].
+    Read,
+    /// [`ResourceHandler::update`].
+    Update,
+    /// [`ResourceHandler::delete`].
+    Delete,
+    /// [`ResourceHandler::snapshot`] (its progress is read as a [`CallKind::Read`]).
+    Snapshot,
+}
+
+impl CallKind {
+    /// Every kind, in a fixed order (the index of a kind is its position here).
+    pub const ALL: [CallKind; 5] = [
+        CallKind::Create,
+        CallKind::Read,
+        CallKind::Update,
+        CallKind::Delete,
+        CallKind::Snapshot,
+    ];
+
+    /// The kind's name in lower case (`create`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CallKind::Create => "create",
+            CallKind::Read => "read",
+            CallKind::Update => "update",
+            CallKind::Delete => "delete",
+            CallKind::Snapshot => "snapshot",
+        }
+    }
+}
+
 /// One resource type's handler: single calls, no sleeping, no retrying.
 #[async_trait]
 pub trait ResourceHandler: Send + Sync + 'static {
@@ -479,6 +517,17 @@ pub trait ResourceHandler: Send + Sync + 'static {
     /// engine keeps one adaptive rate limit per key. Defaults to the type name.
     fn endpoint(&self) -> &str {
         &self.schema().type_name
+    }
+
+    /// The API action a call of `kind` makes (`RunInstances`, `DescribeInstances`), when
+    /// the handler knows it. Clouds set their quotas per action, so the engine keeps one
+    /// adaptive rate limit per endpoint and action: a throttled create does not slow the
+    /// polling of another type, nor the reverse. Two handlers that name the same action on
+    /// the same endpoint share one limit. The default, `None`, keys the limit by the type
+    /// name and the kind (`ALIYUN::ECS::Vpc`, create).
+    fn action(&self, kind: CallKind) -> Option<&str> {
+        let _ = kind;
+        None
     }
 
     /// Whether changing the properties from `old` (as recorded, secrets redacted) to `new`
@@ -543,7 +592,8 @@ pub trait ResourceHandler: Send + Sync + 'static {
     }
 
     /// Reads many objects at once; the result has one entry per target, in order.
-    /// The default reads each; cloud handlers batch (one Describe call per 100 ids).
+    /// The default reads each, one after the other; cloud handlers batch (one Describe call
+    /// per 100 ids) and say how many in [`ResourceHandler::poll_batch_size`].
     async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<Readiness>, HandlerError> {
         let mut out = Vec::with_capacity(targets.len());
         for target in targets {
@@ -558,9 +608,13 @@ pub trait ResourceHandler: Send + Sync + 'static {
         Ok(out)
     }
 
-    /// The largest number of targets one [`ResourceHandler::poll`] call takes.
+    /// The largest number of targets one [`ResourceHandler::poll`] call takes. The
+    /// default, 1, goes with the default `poll`, which reads the targets one after the
+    /// other: a batch of `n` would take `n` round trips behind one rate-limit slot. A
+    /// handler that reads many objects in one request overrides both (`DescribeInstances`
+    /// takes 100 ids).
     fn poll_batch_size(&self) -> usize {
-        100
+        1
     }
 }
 

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use futures::TryStreamExt;
 use iac_core::provider::{
-    Attributes, ClientToken, CreateRequest, Created, Deleted, HandlerError, PhysicalId, PollTarget,
-    Properties, Readiness, ResourceHandler, Schema,
+    Attributes, CallKind, ClientToken, CreateRequest, Created, Deleted, HandlerError, PhysicalId,
+    PollTarget, Properties, Readiness, ResourceHandler, Schema,
     UpdateBehavior::{ForcesReplacement, Mutable},
     Updated,
 };
@@ -726,6 +726,17 @@ impl ResourceHandler for InstanceHandler {
         &self.endpoint
     }
 
+    fn action(&self, kind: CallKind) -> Option<&str> {
+        Some(match kind {
+            CallKind::Create => "RunInstances",
+            CallKind::Read => "DescribeInstances",
+            CallKind::Update => "ModifyInstanceAttribute",
+            CallKind::Delete => "DeleteInstances",
+            // (Instances take no snapshots: the default key.)
+            _ => return None,
+        })
+    }
+
     async fn create(&self, request: CreateRequest<'_>) -> Result<Created, HandlerError> {
         let params = run_params(request.properties)?
             .with_opt(
@@ -766,6 +777,11 @@ impl ResourceHandler for InstanceHandler {
             .iter()
             .find(|i| i.instance_id == physical_id.as_str())
             .map_or(Readiness::Gone, instance_readiness))
+    }
+
+    /// `DescribeInstances` takes at most 100 ids.
+    fn poll_batch_size(&self) -> usize {
+        100
     }
 
     async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<Readiness>, HandlerError> {
@@ -1001,6 +1017,16 @@ impl ResourceHandler for InstanceGroupHandler {
 
     fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    fn action(&self, kind: CallKind) -> Option<&str> {
+        // An update scales with RunInstances or DeleteInstances: its own limit.
+        match kind {
+            CallKind::Create => Some("RunInstances"),
+            CallKind::Read => Some("DescribeInstances"),
+            CallKind::Delete => Some("DeleteInstances"),
+            _ => None,
+        }
     }
 
     async fn create(&self, request: CreateRequest<'_>) -> Result<Created, HandlerError> {

@@ -439,6 +439,11 @@ impl ResourceHandler for MountTargetHandler {
             .map_or(Readiness::Gone, |m| mount_target_readiness(m, wanted)))
     }
 
+    /// Up to 100 mount targets per poll (one `DescribeMountTargets` per file system).
+    fn poll_batch_size(&self) -> usize {
+        100
+    }
+
     /// One `DescribeMountTargets` per file system among the targets.
     async fn poll(&self, targets: &[PollTarget<'_>]) -> Result<Vec<Readiness>, HandlerError> {
         let mut listed: Vec<(String, Vec<MountTarget>)> = Vec::new();

@@ -4,9 +4,24 @@
 //! starts as soon as its dependencies are done, bounded by a concurrency limit. A call holds
 //! a slot only while it is in flight; a resource waiting to become ready holds none, and all
 //! resources of one type that wait are polled together in batches. Retries, backoff with
-//! jitter, deadlines and an adaptive rate limit per endpoint are the engine's; handlers make
-//! single calls. Every transition is journaled before the call it describes, and reported as
-//! an [`Event`].
+//! jitter, deadlines and an adaptive rate limit per endpoint and API action are the engine's;
+//! handlers make single calls. Every transition is journaled before the call it describes,
+//! and reported as an [`Event`].
+//!
+//! Polling: the waiting objects of a type form one cohort. An object is first polled at its
+//! schema's readiness hint, then at intervals of an eighth of the time it has waited. Once
+//! one object of the type has been seen ready, the type's time to ready is known to lie in
+//! a window (last seen pending, first seen ready]; later objects are polled a quarter into
+//! what is left of that window, and each answer narrows it. A poll takes every due object
+//! of the type, and fills its batches (the handler's `poll_batch_size`) with the objects due
+//! next; the objects an answer finds still pending all take the earliest of their next
+//! times, so that the cohort stays together and is polled in full batches.
+//!
+//! Rate limits: one [`RateLimiter`] per endpoint and action ([`ResourceHandler::action`](
+//! crate::provider::ResourceHandler::action)), as clouds set quotas per action. Calls wait
+//! for their limit's next free slot in a queue, in the order the dependency queue handed
+//! them out; a throttled call goes back to the front of that queue, with no backoff of its
+//! own (the limit, cut by the throttling and pushed back by a `Retry-After`, paces it).
 //!
 //! # Deletion policies and adopted objects
 //!

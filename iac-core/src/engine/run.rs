@@ -29,8 +29,8 @@ use crate::graph::{DepGraph, DepQueue};
 use crate::model::{DeletionPolicy, ResourceSpec, Template};
 use crate::params::{ParamValues, resolve_parameters};
 use crate::provider::{
-    ClientToken, CreateRequest, Created, Deleted, ErrorKind, HandlerError, PhysicalId, PollTarget,
-    Properties, Readiness, ResourceHandler, SnapshotRequest, SnapshotStarted, Updated,
+    CallKind, ClientToken, CreateRequest, Created, Deleted, ErrorKind, HandlerError, PhysicalId,
+    PollTarget, Properties, Readiness, ResourceHandler, SnapshotRequest, SnapshotStarted, Updated,
 };
 use crate::state::{
     DeposedObject, JournalEntry, Operation, PendingOperation, ResourcePhase, ResourceState,
@@ -580,8 +580,8 @@ struct Node {
     id: Arc<str>,
     type_name: Arc<str>,
     handler: Arc<dyn ResourceHandler>,
-    /// Indexes of its rate limiter and poller (`u32`: every node pays for their room).
-    endpoint: u32,
+    /// Index of its type's poller, which also holds the type's rate limits (`u32`: every
+    /// node pays for its room).
     poller: u32,
     steps: VecDeque<Step>,
     verb: Verb,
@@ -597,7 +597,6 @@ struct Node {
     /// `max_transient_attempts` (a delete that waits out conflicts keeps its budget).
     transient: u32,
     op_started: Instant,
-    slot_reserved: bool,
     last_error: Option<ErrorKind>,
     /// For a create-before-delete replacement: the old object was deposed by this run.
     /// (Boxed, as the field below: rarely set, and every node pays for their room.)
@@ -620,20 +619,86 @@ struct Node {
 enum Timer {
     Job(usize),
     Poll(usize),
+    /// A rate limit's next free slot, for the nodes waiting on it.
+    Limit(usize),
+}
+
+/// The adaptive rate limit of one (endpoint, action), and the nodes waiting for its slots in
+/// the order they came (the dependency queue hands nodes out critical path first). Slots are
+/// handed out one at a time, when they are free, so that a change of the rate applies to
+/// every call still waiting.
+struct Limit {
+    limiter: RateLimiter,
+    waiting: VecDeque<usize>,
+    timer_at: Option<Instant>,
 }
 
 struct Member {
     started: Instant,
     next_due: Instant,
     deadline: Instant,
+    /// Time since `started` of the last answer that found it not ready (zero before one).
+    last_pending: Duration,
     in_flight: bool,
 }
 
+/// What the readiness of a type's objects taught: the time from the create's answer to
+/// readiness lies in `(lo, hi]` (lo: the latest a member was still seen pending, hi: the
+/// earliest one was seen ready).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ReadyWindow {
+    lo: Duration,
+    hi: Duration,
+}
+
+impl ReadyWindow {
+    /// Adds one member's observation: pending at `lo`, ready at `hi`. Agreeing observations
+    /// narrow the window; one that does not fit it (the type's objects do not all take the
+    /// same time) widens it to cover both.
+    fn learn(window: Option<ReadyWindow>, lo: Duration, hi: Duration) -> ReadyWindow {
+        match window {
+            None => ReadyWindow { lo, hi },
+            Some(w) => {
+                let (nlo, nhi) = (w.lo.max(lo), w.hi.min(hi));
+                if nlo < nhi {
+                    ReadyWindow { lo: nlo, hi: nhi }
+                } else {
+                    ReadyWindow {
+                        lo: w.lo.min(lo),
+                        hi: w.hi.max(hi),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Notes that a member was still pending at `at`, inside the window.
+    fn pending_at(&mut self, at: Duration) {
+        if at > self.lo && at < self.hi {
+            self.lo = at;
+        }
+    }
+}
+
+/// One resource type: its handler, its waiting members, what their readiness taught, and
+/// the indexes of its rate limits (one per [`CallKind`], in [`CallKind::ALL`]'s order).
 struct Poller {
     handler: Arc<dyn ResourceHandler>,
-    endpoint: usize,
+    limits: [u32; CallKind::ALL.len()],
     members: FxHashMap<usize, Member>,
     timer_at: Option<Instant>,
+    learned: Option<ReadyWindow>,
+}
+
+/// The kind of call a step makes, for its rate limit.
+fn step_kind(step: &Step) -> CallKind {
+    match step {
+        Step::Create => CallKind::Create,
+        Step::Update => CallKind::Update,
+        Step::Adopt(_) => CallKind::Read,
+        Step::Snapshot(_) => CallKind::Snapshot,
+        _ => CallKind::Delete,
+    }
 }
 
 enum CallResult {
@@ -652,6 +717,8 @@ enum Done {
     },
     Poll {
         poller: usize,
+        /// When the poll was sent.
+        sent: Instant,
         nodes: Vec<usize>,
         result: Result<Vec<Readiness>, HandlerError>,
     },
@@ -687,8 +754,8 @@ struct Runner<'a> {
     poller_index: FxHashMap<Arc<str>, usize>,
     /// One shared name per type, for nodes and events.
     type_names: FxHashMap<String, Arc<str>>,
-    limiters: Vec<RateLimiter>,
-    endpoint_index: FxHashMap<String, usize>,
+    limits: Vec<Limit>,
+    limit_index: FxHashMap<String, usize>,
     rng: StdRng,
     journal: Vec<JournalEntry>,
     halted: bool,
@@ -746,8 +813,8 @@ impl<'a> Runner<'a> {
             pollers: Vec::new(),
             poller_index: FxHashMap::default(),
             type_names: FxHashMap::default(),
-            limiters: Vec::new(),
-            endpoint_index: FxHashMap::default(),
+            limits: Vec::new(),
+            limit_index: FxHashMap::default(),
             rng,
             journal: Vec::new(),
             halted: false,
@@ -916,31 +983,52 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    fn endpoint(&mut self, key: &str) -> usize {
-        if let Some(&i) = self.endpoint_index.get(key) {
-            return i;
-        }
-        self.limiters
-            .push(RateLimiter::new(self.engine.options.rate_limit.clone()));
-        self.endpoint_index
-            .insert(key.to_owned(), self.limiters.len() - 1);
-        self.limiters.len() - 1
+    /// The rate limit of a call of `kind` through `handler`: one per endpoint and action.
+    fn limit(&mut self, handler: &dyn ResourceHandler, kind: CallKind) -> u32 {
+        let key = match handler.action(kind) {
+            Some(action) => format!("{} {action}", handler.endpoint()),
+            None => format!(
+                "{} {} {}",
+                handler.endpoint(),
+                handler.schema().type_name,
+                kind.name()
+            ),
+        };
+        let i = match self.limit_index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.limits.push(Limit {
+                    limiter: RateLimiter::new(self.engine.options.rate_limit.clone()),
+                    waiting: VecDeque::new(),
+                    timer_at: None,
+                });
+                self.limit_index.insert(key, self.limits.len() - 1);
+                self.limits.len() - 1
+            }
+        };
+        u32::try_from(i).expect("fewer than 2^32 rate limits")
     }
 
-    fn poller(
-        &mut self,
-        type_name: &Arc<str>,
-        handler: &Arc<dyn ResourceHandler>,
-        endpoint: usize,
-    ) -> usize {
+    /// The index of the rate limit a call of `kind` by node `n` goes through.
+    fn limit_of(&self, n: usize, kind: CallKind) -> usize {
+        let position = CallKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .expect("every kind is listed");
+        self.pollers[self.nodes[n].poller as usize].limits[position] as usize
+    }
+
+    fn poller(&mut self, type_name: &Arc<str>, handler: &Arc<dyn ResourceHandler>) -> usize {
         if let Some(&i) = self.poller_index.get(type_name) {
             return i;
         }
+        let limits = CallKind::ALL.map(|kind| self.limit(handler.as_ref(), kind));
         self.pollers.push(Poller {
             handler: Arc::clone(handler),
-            endpoint,
+            limits,
             members: FxHashMap::default(),
             timer_at: None,
+            learned: None,
         });
         self.poller_index
             .insert(Arc::clone(type_name), self.pollers.len() - 1);
@@ -955,7 +1043,6 @@ impl<'a> Runner<'a> {
         verb: Verb,
     ) -> Result<Node, EngineError> {
         let handler = Arc::clone(handler_for(self.engine, id, type_name)?);
-        let endpoint = self.endpoint(handler.endpoint());
         let type_name = match self.type_names.get(type_name) {
             Some(shared) => Arc::clone(shared),
             None => {
@@ -965,12 +1052,11 @@ impl<'a> Runner<'a> {
                 shared
             }
         };
-        let poller = self.poller(&type_name, &handler, endpoint);
+        let poller = self.poller(&type_name, &handler);
         Ok(Node {
             id: Arc::from(id),
             type_name,
             handler,
-            endpoint: u32::try_from(endpoint).expect("fewer than 2^32 endpoints"),
             poller: u32::try_from(poller).expect("fewer than 2^32 pollers"),
             steps,
             verb,
@@ -980,7 +1066,6 @@ impl<'a> Runner<'a> {
             attempt: 0,
             transient: 0,
             op_started: Instant::now(),
-            slot_reserved: false,
             last_error: None,
             deposed_here: None,
             last_physical_id: None,
@@ -1013,6 +1098,7 @@ impl<'a> Runner<'a> {
             && self.ready_jobs.is_empty()
             && self.job_timers == 0
             && self.pollers.iter().all(|p| p.members.is_empty())
+            && self.limits.iter().all(|l| l.waiting.is_empty())
             && (self.halted || self.queue.ready_count() == 0)
     }
 
@@ -1042,6 +1128,10 @@ impl<'a> Runner<'a> {
         self.ready_jobs.clear();
         self.timers.clear();
         self.job_timers = 0;
+        for limit in &mut self.limits {
+            limit.waiting.clear();
+            limit.timer_at = None;
+        }
     }
 
     fn halt(&mut self) {
@@ -1309,7 +1399,7 @@ impl<'a> Runner<'a> {
         Ok(true)
     }
 
-    /// Starts the node's next step (or schedules it for its rate-limit slot).
+    /// Starts the node's next step, or queues it for its rate limit's next slot.
     fn launch(&mut self, n: usize) {
         let Some(step) = self.nodes[n].steps.front().cloned() else {
             self.complete_node(n);
@@ -1354,17 +1444,54 @@ impl<'a> Runner<'a> {
             }
             _ => {}
         }
-        let now = Instant::now();
-        let node = &mut self.nodes[n];
-        if !node.slot_reserved {
-            let at = self.limiters[node.endpoint as usize].reserve(now);
-            if at > now {
-                node.slot_reserved = true;
-                self.timer(at, Timer::Job(n));
-                return;
+        let l = self.limit_of(n, step_kind(&step));
+        let limit = &mut self.limits[l];
+        if !limit.waiting.is_empty() || !limit.limiter.try_acquire(Instant::now()) {
+            limit.waiting.push_back(n);
+            self.arm_limit(l);
+            return;
+        }
+        self.call(n, step);
+    }
+
+    /// Sets the timer of rate limit `l` for its next slot, if nodes wait for it.
+    fn arm_limit(&mut self, l: usize) {
+        let limit = &self.limits[l];
+        if limit.waiting.is_empty() {
+            return;
+        }
+        let at = limit.limiter.earliest(Instant::now());
+        if limit.timer_at.is_none_or(|t| t > at) {
+            self.limits[l].timer_at = Some(at);
+            self.timer(at, Timer::Limit(l));
+        }
+    }
+
+    /// Starts the calls waiting on rate limit `l` whose slots are free.
+    fn release(&mut self, l: usize, now: Instant) {
+        while let Some(&n) = self.limits[l].waiting.front() {
+            if !self.limits[l].limiter.try_acquire(now) {
+                break;
+            }
+            self.limits[l].waiting.pop_front();
+            // (A node failed while it waited has no call to send.)
+            if let Some(
+                step @ (Step::Create
+                | Step::Update
+                | Step::Delete(_)
+                | Step::Adopt(_)
+                | Step::Snapshot(_)),
+            ) = self.nodes[n].steps.front().cloned()
+            {
+                self.call(n, step);
             }
         }
-        node.slot_reserved = false;
+        self.arm_limit(l);
+    }
+
+    /// Sends the node's call (its rate-limit slot is taken).
+    fn call(&mut self, n: usize, step: Step) {
+        let node = &self.nodes[n];
         let id = Arc::clone(&node.id);
         let handler = Arc::clone(&node.handler);
         let timeout = self.engine.options.call_timeout;
@@ -1623,20 +1750,33 @@ impl<'a> Runner<'a> {
         );
     }
 
+    /// Whether node `n` waits for a created object to become ready: only such waits teach
+    /// (and use) the type's [`ReadyWindow`]; updates and deletes keep the plain schedule.
+    fn learns(&self, n: usize) -> bool {
+        self.nodes[n].verb == Verb::Create
+            && matches!(self.nodes[n].steps.front(), Some(Step::AwaitReady))
+    }
+
     fn await_readiness(&mut self, n: usize) {
         let now = Instant::now();
         let node = &self.nodes[n];
         let schema = node.handler.schema();
-        let poll = &self.engine.options.poll;
-        let first = schema.readiness_hint.max(poll.min_interval);
-        let deadline = now + schema.ready_timeout;
         let p = node.poller as usize;
+        let learned = self.learns(n).then_some(self.pollers[p].learned).flatten();
+        let first = next_poll(
+            Duration::ZERO,
+            learned,
+            schema.readiness_hint,
+            &self.engine.options.poll,
+        );
+        let deadline = now + schema.ready_timeout;
         self.pollers[p].members.insert(
             n,
             Member {
                 started: now,
                 next_due: now + first,
                 deadline,
+                last_pending: Duration::ZERO,
                 in_flight: false,
             },
         );
@@ -1678,13 +1818,20 @@ impl<'a> Runner<'a> {
                         self.poll_round(p, now);
                     }
                 }
+                Timer::Limit(l) => {
+                    if self.limits[l].timer_at == Some(at) {
+                        self.limits[l].timer_at = None;
+                        self.release(l, now);
+                    }
+                }
             }
         }
     }
 
     fn poll_round(&mut self, p: usize, now: Instant) {
-        let limiter = self.pollers[p].endpoint;
-        let earliest = self.limiters[limiter].earliest(now);
+        let limiter = self.pollers[p].limits[1] as usize;
+        debug_assert_eq!(CallKind::ALL[1], CallKind::Read);
+        let earliest = self.limits[limiter].limiter.earliest(now);
         if earliest > now {
             self.pollers[p].timer_at = Some(earliest);
             self.timer(earliest, Timer::Poll(p));
@@ -1712,7 +1859,13 @@ impl<'a> Runner<'a> {
             .partition(|&n| matches!(self.nodes[n].steps.front(), Some(Step::AwaitSnapshot(_))));
         for n in snapshots {
             // A snapshot is read by its own id, one call each (they are few).
-            self.limiters[limiter].reserve(now);
+            if !self.limits[limiter].limiter.try_acquire(now) {
+                // The rest waits for the next slot.
+                let at = self.limits[limiter].limiter.earliest(now);
+                self.pollers[p].timer_at = Some(at);
+                self.timer(at, Timer::Poll(p));
+                return;
+            }
             self.pollers[p]
                 .members
                 .get_mut(&n)
@@ -1738,13 +1891,20 @@ impl<'a> Runner<'a> {
                 };
                 Done::Poll {
                     poller: p,
+                    sent: now,
                     nodes: vec![n],
                     result,
                 }
             }));
         }
         for chunk in chosen.chunks(batch) {
-            self.limiters[limiter].reserve(now);
+            if !self.limits[limiter].limiter.try_acquire(now) {
+                // The rest waits for the next slot.
+                let at = self.limits[limiter].limiter.earliest(now);
+                self.pollers[p].timer_at = Some(at);
+                self.timer(at, Timer::Poll(p));
+                return;
+            }
             let mut targets = Vec::with_capacity(chunk.len());
             for &n in chunk {
                 self.pollers[p]
@@ -1776,6 +1936,7 @@ impl<'a> Runner<'a> {
                 let result = with_timeout(timeout, handler.poll(&refs)).await;
                 Done::Poll {
                     poller: p,
+                    sent: now,
                     nodes,
                     result,
                 }
@@ -1792,18 +1953,27 @@ impl<'a> Runner<'a> {
             }
             Done::Poll {
                 poller,
+                sent,
                 nodes,
                 result,
-            } => self.on_poll(poller, nodes, result),
+            } => self.on_poll(poller, sent, nodes, result),
         }
     }
 
     fn on_call(&mut self, n: usize, result: CallResult) {
-        let endpoint = self.nodes[n].endpoint as usize;
+        let kind = match &result {
+            CallResult::Create(_) => CallKind::Create,
+            CallResult::Update(_) => CallKind::Update,
+            CallResult::Delete(_) => CallKind::Delete,
+            CallResult::Adopt(_) => CallKind::Read,
+            CallResult::Snapshot(_) => CallKind::Snapshot,
+        };
+        let l = self.limit_of(n, kind);
+        let now = Instant::now();
         let id = Arc::clone(&self.nodes[n].id);
         let err = match result {
             CallResult::Create(Ok(created)) => {
-                self.limiters[endpoint].on_success();
+                self.limits[l].limiter.on_success(now);
                 self.created.push(Arc::clone(&id));
                 self.nodes[n].steps.pop_front();
                 let rec = self.node_record(n);
@@ -1827,7 +1997,7 @@ impl<'a> Runner<'a> {
                 return;
             }
             CallResult::Update(Ok(updated)) => {
-                self.limiters[endpoint].on_success();
+                self.limits[l].limiter.on_success(now);
                 let redacted = std::mem::replace(&mut self.nodes[n].redacted, no_properties());
                 let rec = self.record(&id);
                 rec.properties = redacted;
@@ -1837,7 +2007,7 @@ impl<'a> Runner<'a> {
                 return;
             }
             CallResult::Delete(Ok(deleted)) => {
-                self.limiters[endpoint].on_success();
+                self.limits[l].limiter.on_success(now);
                 let Some(Step::Delete(target)) = self.nodes[n].steps.pop_front() else {
                     unreachable!("a delete result answers a delete step")
                 };
@@ -1858,7 +2028,7 @@ impl<'a> Runner<'a> {
             {
                 match result {
                     Ok(readiness) => {
-                        self.limiters[endpoint].on_success();
+                        self.limits[l].limiter.on_success(now);
                         self.nodes[n].steps.pop_front();
                         self.adopted.push(Arc::clone(&id));
                         let object = self.state.resources[&*id]
@@ -1891,7 +2061,7 @@ impl<'a> Runner<'a> {
                 return;
             }
             CallResult::Snapshot(Ok(started)) => {
-                self.limiters[endpoint].on_success();
+                self.limits[l].limiter.on_success(now);
                 let Some(Step::Snapshot(target)) = self.nodes[n].steps.pop_front() else {
                     unreachable!("a snapshot result answers a snapshot step")
                 };
@@ -1925,10 +2095,13 @@ impl<'a> Runner<'a> {
             | CallResult::Update(Err(e))
             | CallResult::Delete(Err(e)) => e,
         };
-        self.retry_or_fail(n, err);
+        self.retry_or_fail(n, l, err);
     }
 
-    fn retry_or_fail(&mut self, n: usize, err: HandlerError) {
+    /// Retries a failed call through rate limit `l`, or fails the node. A throttled call
+    /// waits for the limit alone (which the throttling slowed down and a `Retry-After`
+    /// pushed back): a backoff of its own on top would leave slots unused.
+    fn retry_or_fail(&mut self, n: usize, l: usize, err: HandlerError) {
         let now = Instant::now();
         let retry = &self.engine.options.retry;
         let node = &mut self.nodes[n];
@@ -1940,15 +2113,16 @@ impl<'a> Runner<'a> {
             _ => true,
         };
         if err.kind.is_retryable() && attempts_left && !past_deadline && !self.cancelled {
-            let delay = match err.kind {
-                ErrorKind::Throttled { retry_after } => {
-                    self.limiters[node.endpoint as usize].on_throttled(now, retry_after);
-                    let jitter = backoff(node.attempt, retry.base, retry.cap, self.rng.r#gen());
-                    retry_after.unwrap_or_default().max(jitter)
-                }
-                _ => backoff(node.attempt, retry.base, retry.cap, self.rng.r#gen()),
-            };
             node.attempt += 1;
+            if let ErrorKind::Throttled { retry_after } = err.kind {
+                tracing::debug!(resource = %node.id, attempt = node.attempt, "throttled: waiting for the rate limit");
+                let limit = &mut self.limits[l];
+                limit.limiter.on_throttled(now, retry_after);
+                limit.waiting.push_front(n);
+                self.arm_limit(l);
+                return;
+            }
+            let delay = backoff(node.attempt - 1, retry.base, retry.cap, self.rng.r#gen());
             if err.kind == ErrorKind::Transient {
                 node.transient += 1;
             }
@@ -1976,25 +2150,34 @@ impl<'a> Runner<'a> {
     fn on_poll(
         &mut self,
         p: usize,
+        sent: Instant,
         nodes: Vec<usize>,
         result: Result<Vec<Readiness>, HandlerError>,
     ) {
         let now = Instant::now();
-        let endpoint = self.pollers[p].endpoint;
+        let limiter = self.pollers[p].limits[1] as usize;
         match result {
             Ok(readiness) => {
-                self.limiters[endpoint].on_success();
+                self.limits[limiter].limiter.on_success(now);
                 let poll = self.engine.options.poll.clone();
+                let hint = self.pollers[p].handler.schema().readiness_hint;
+                // Members still pending share the earliest of their next polls, so that a
+                // type's waiting objects stay one cohort polled in full batches.
+                let mut pending: Vec<usize> = Vec::new();
+                let mut cohort_due: Option<Instant> = None;
                 for (n, r) in nodes.into_iter().zip(readiness) {
-                    let Some(member) = self.pollers[p].members.get_mut(&n) else {
+                    let learns = self.learns(n);
+                    let poller = &mut self.pollers[p];
+                    let Some(member) = poller.members.get_mut(&n) else {
                         continue;
                     };
                     member.in_flight = false;
-                    let was_due = member.next_due <= now;
-                    let pending = matches!(r, Readiness::Pending { .. })
+                    // When the cloud was asked, counted from the create's answer.
+                    let at = sent.saturating_duration_since(member.started);
+                    let still = matches!(r, Readiness::Pending { .. })
                         || (matches!(r, Readiness::Ready(_))
                             && matches!(self.nodes[n].steps.front(), Some(Step::AwaitGone(_))));
-                    if pending {
+                    if still {
                         if now >= member.deadline {
                             self.pollers[p].members.remove(&n);
                             let timeout = self.nodes[n].handler.schema().ready_timeout;
@@ -2005,13 +2188,24 @@ impl<'a> Runner<'a> {
                             );
                             continue;
                         }
-                        if was_due {
-                            let elapsed = now.saturating_duration_since(member.started);
-                            let interval =
-                                (elapsed / 4).clamp(poll.min_interval, poll.max_interval);
-                            member.next_due = now + interval;
-                        }
+                        member.last_pending = member.last_pending.max(at);
+                        let learned = if learns {
+                            if let Some(w) = poller.learned.as_mut() {
+                                w.pending_at(at);
+                            }
+                            poller.learned
+                        } else {
+                            None
+                        };
+                        let due = (member.started + next_poll(at, learned, hint, &poll))
+                            .max(now + poll.min_interval);
+                        cohort_due = Some(cohort_due.map_or(due, |c| c.min(due)));
+                        pending.push(n);
                         continue;
+                    }
+                    if learns && matches!(r, Readiness::Ready(_)) {
+                        poller.learned =
+                            Some(ReadyWindow::learn(poller.learned, member.last_pending, at));
                     }
                     self.pollers[p].members.remove(&n);
                     match self.nodes[n].steps.pop_front() {
@@ -2023,11 +2217,18 @@ impl<'a> Runner<'a> {
                         _ => self.on_readiness(n, r, false),
                     }
                 }
+                if let Some(due) = cohort_due {
+                    for n in pending {
+                        if let Some(member) = self.pollers[p].members.get_mut(&n) {
+                            member.next_due = due;
+                        }
+                    }
+                }
             }
             Err(err) => {
                 let kind = err.kind;
                 if let ErrorKind::Throttled { retry_after } = kind {
-                    self.limiters[endpoint].on_throttled(now, retry_after);
+                    self.limits[limiter].limiter.on_throttled(now, retry_after);
                 }
                 let delay = backoff(
                     1,
@@ -2491,6 +2692,35 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// How much a member's poll interval grows: by this fraction of its time waited so far.
+const POLL_GROWTH: u32 = 8;
+
+/// When to poll a waiting object next, counted from its create's answer, when it was last
+/// seen pending at `at` (zero: not polled yet).
+///
+/// - Once the type has taught a [`ReadyWindow`] `(lo, hi]`, an object not yet past `hi` is
+///   polled a quarter into what is left of the window (from `lo`, or from `at` once past
+///   `lo`): each answer narrows the window, so later objects of the type are seen ready
+///   within a small fraction of its width.
+/// - Otherwise the first poll is at the schema's readiness hint, and the next ones follow at
+///   an interval of `1 / POLL_GROWTH` of the time waited, within the policy's bounds.
+fn next_poll(
+    at: Duration,
+    learned: Option<ReadyWindow>,
+    hint: Duration,
+    poll: &super::PollPolicy,
+) -> Duration {
+    let next = match learned {
+        Some(w) if at < w.hi => {
+            let from = at.max(w.lo);
+            from + w.hi.saturating_sub(from) / 4
+        }
+        _ if at.is_zero() => hint,
+        _ => at + (at / POLL_GROWTH).clamp(poll.min_interval, poll.max_interval),
+    };
+    next.max(at + poll.min_interval)
+}
+
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -2824,5 +3054,83 @@ pub(crate) async fn destroy(
         Err(EngineError::Failed(Box::new(report)))
     } else {
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn before_anything_is_learned_the_first_poll_is_at_the_hint_then_an_eighth_of_the_wait() {
+        let poll = super::super::PollPolicy::default();
+        assert_eq!(next_poll(Duration::ZERO, None, S(5_000), &poll), S(5_000));
+        assert_eq!(next_poll(S(16_000), None, S(5_000), &poll), S(18_000));
+        assert_eq!(
+            next_poll(S(400), None, S(5_000), &poll),
+            S(500),
+            "never sooner than the policy's minimum interval"
+        );
+        assert_eq!(
+            next_poll(S(200_000), None, S(5_000), &poll),
+            S(210_000),
+            "nor later than its maximum"
+        );
+    }
+
+    #[test]
+    fn a_learned_window_is_aimed_at_a_quarter_into_what_is_left_of_it() {
+        let poll = super::super::PollPolicy::default();
+        let w = Some(ReadyWindow {
+            lo: S(28_000),
+            hi: S(32_000),
+        });
+        // Not polled yet, or polled before the window: a quarter into the window.
+        assert_eq!(next_poll(Duration::ZERO, w, S(5_000), &poll), S(29_000));
+        assert_eq!(next_poll(S(10_000), w, S(5_000), &poll), S(29_000));
+        // Inside it: a quarter into the rest.
+        assert_eq!(next_poll(S(30_000), w, S(5_000), &poll), S(30_500));
+        // Past it (this object is slower than the ones seen): back to the plain schedule.
+        assert_eq!(next_poll(S(32_000), w, S(5_000), &poll), S(36_000));
+    }
+
+    #[test]
+    fn observations_narrow_the_window_and_one_that_does_not_fit_widens_it() {
+        let w = ReadyWindow::learn(None, S(28_000), S(36_000));
+        assert_eq!(
+            w,
+            ReadyWindow {
+                lo: S(28_000),
+                hi: S(36_000)
+            }
+        );
+        let w = ReadyWindow::learn(Some(w), S(29_000), S(31_000));
+        assert_eq!(
+            w,
+            ReadyWindow {
+                lo: S(29_000),
+                hi: S(31_000)
+            }
+        );
+        let mut narrowed = w;
+        narrowed.pending_at(S(30_000));
+        assert_eq!(narrowed.lo, S(30_000));
+        narrowed.pending_at(S(40_000));
+        assert_eq!(
+            narrowed.lo,
+            S(30_000),
+            "a slower object does not move it past hi"
+        );
+        // An object still pending after the window's end: the types' objects differ.
+        let w = ReadyWindow::learn(Some(w), S(33_000), S(35_000));
+        assert_eq!(
+            w,
+            ReadyWindow {
+                lo: S(29_000),
+                hi: S(35_000)
+            }
+        );
     }
 }
