@@ -728,3 +728,53 @@ fn destroys_killed_at_random_points_snapshot_each_volume_once_and_before_its_del
         "the random points must interrupt destroys: {total_crashes} crashes"
     );
 }
+
+/// Snapshot calls that wait for their rate limit's slot are sent when the slot comes: with
+/// one snapshot call a second allowed, six volumes destroyed at once queue five of them.
+#[tokio::test(start_paused = true)]
+async fn snapshots_queued_behind_their_rate_limit_are_all_taken() {
+    let cloud = MemoryCloud::new(slow());
+    let mut registry = Registry::new();
+    registry.register(
+        cloud.handler_with_schema(
+            Schema::new("Test::Volume")
+                .with_property("Size", true, UpdateBehavior::ForcesReplacement)
+                .with_attributes(&["Id"])
+                .with_snapshots(),
+        ),
+    );
+    let mut options = iac_core::engine::EngineOptions::default();
+    options.rate_limit.initial_rate = Some(1.0);
+    options.rate_limit.increase_step = 0.0;
+    let engine = Engine::builder()
+        .provider(registry)
+        .state(MemoryStateStore::new())
+        .options(options)
+        .seed(5)
+        .build();
+    let resources: serde_json::Map<String, serde_json::Value> = (0..6)
+        .map(|i| {
+            (
+                format!("Vol{i}"),
+                json!({"Type": "Test::Volume", "DeletionPolicy": "Snapshot",
+                       "Properties": {"Size": i}}),
+            )
+        })
+        .collect();
+    let input = StackInput::new("queued", template(json!({ "Resources": resources })));
+    engine.apply(&input, RunOptions::default()).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let report = engine
+        .destroy("queued", RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.snapshots.len(), 6, "{:?}", report.snapshots);
+    assert_eq!(cloud.snapshots().len(), 6);
+    assert_eq!(cloud.len(), 0, "every volume is deleted after its snapshot");
+    // Six snapshot calls at one a second: the last is sent five seconds after the first.
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
