@@ -422,10 +422,10 @@ mod tests {
             generation: 1,
             deletion_policy: Default::default(),
             pending: None,
-            deposed: vec![],
+            deposed: Default::default(),
             failure: None,
             external: false,
-            snapshots: vec![],
+            snapshots: Default::default(),
         }
     }
 

@@ -1273,10 +1273,10 @@ impl<'a> Runner<'a> {
                     generation: 0,
                     deletion_policy: spec.deletion_policy,
                     pending: None,
-                    deposed: Vec::new(),
+                    deposed: Default::default(),
                     failure: None,
                     external: false,
-                    snapshots: Vec::new(),
+                    snapshots: Default::default(),
                 };
                 let (i, _) = self.state.resources.insert_full(String::from(&*id), record);
                 i

@@ -39,6 +39,9 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+/// The list type of a record's rarely filled lists ([`ResourceState::deposed`],
+/// [`ResourceState::snapshots`]).
+pub use thin_vec::ThinVec;
 
 use crate::model::{DeletionPolicy, Template};
 use crate::provider::{Attributes, ClientToken, PhysicalId, Properties};
@@ -266,9 +269,10 @@ pub struct ResourceState {
     /// record of a state pays for the room of this field; shared with the journal's copies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Arc<PendingOperation>>,
-    /// Old objects of a replacement, to delete.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deposed: Vec<DeposedObject>,
+    /// Old objects of a replacement, to delete (a `ThinVec`, one word when empty: most
+    /// records have none, and every record pays for the room of this field).
+    #[serde(default, skip_serializing_if = "ThinVec::is_empty")]
+    pub deposed: ThinVec<DeposedObject>,
     /// Why the last operation failed (a boxed `str`: every record pays for this field's
     /// room, and a `String`'s capacity is never used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,8 +283,9 @@ pub struct ResourceState {
     pub external: bool,
     /// Snapshots started before deleting this resource's objects and not yet followed by
     /// the delete (`DeletionPolicy: Snapshot`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub snapshots: Vec<SnapshotState>,
+    /// (A `ThinVec`, as `deposed`.)
+    #[serde(default, skip_serializing_if = "ThinVec::is_empty")]
+    pub snapshots: ThinVec<SnapshotState>,
 }
 
 /// One change to a stack's state, written before and after each call.

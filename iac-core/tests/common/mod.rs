@@ -129,10 +129,10 @@ pub fn record(id: &str) -> ResourceState {
         generation: 1,
         deletion_policy: Default::default(),
         pending: None,
-        deposed: vec![],
+        deposed: Default::default(),
         failure: None,
         external: false,
-        snapshots: vec![],
+        snapshots: Default::default(),
     }
 }
 
