@@ -64,24 +64,12 @@ impl From<&iac_core::engine::ResourceSummary> for Deployed {
     }
 }
 
-/// The types [`observed`] can describe.
-pub const COMPARED_TYPES: &[&str] = &[
-    "OS::Neutron::Net",
-    "OS::Neutron::Subnet",
-    "OS::Neutron::Router",
-    "OS::Neutron::RouterInterface",
-    "OS::Neutron::Port",
-    "OS::Neutron::SecurityGroup",
-    "OS::Neutron::SecurityGroupRule",
-    "OS::Cinder::Volume",
-    "OS::Nova::Server",
-    "OS::Cinder::VolumeAttachment",
-];
-
 /// What the object of a `type_name` resource with id `physical_id` looks like through its
 /// service's API, without ids and names: ids of objects of the same deployment are given
 /// as their logical ids through `own` (physical id → logical id), any other id as
-/// `"outside"`.
+/// `"outside"`. Describes the `OS::Neutron::*` types but floating IPs, servers, volumes and
+/// volume attachments (compared through their volume and server); another type is an
+/// `Unsupported` error.
 pub async fn observed(
     client: &Client,
     type_name: &str,
