@@ -202,7 +202,8 @@ fn unsupported(type_name: &str, physical_id: &str, why: &str) -> ApiError {
 }
 
 /// What differs between two deployments of one template, one line per difference: a
-/// logical id on one side only, a different type, or a different [`observed`] description.
+/// logical id on one side only, a different type, a resource without an object, or a
+/// different [`observed`] description.
 /// Empty when they are the same.
 pub async fn differences(
     client: &Client,
@@ -228,6 +229,14 @@ pub async fn differences(
                 "{}: {} in {left_name}, {} in {right_name}",
                 l.logical_id, l.type_name, r.type_name
             ));
+            continue;
+        }
+        if let Some(side) = [(left_name, l), (right_name, *r)]
+            .iter()
+            .find(|(_, d)| d.physical_id.is_empty())
+            .map(|(side, _)| side)
+        {
+            out.push(format!("{}: no object in {side}", l.logical_id));
             continue;
         }
         let a = observed(client, &l.type_name, &l.physical_id, &left_own).await?;
