@@ -17,7 +17,8 @@
 # readiness 25 s); warm (venv and pristine databases kept) 44 s (61-96 s in earlier runs);
 # 2.7 GB of RAM while it runs; stop 8 s. The tests that use it take about 45 s more than
 # on the simulator alone (Heat comparison 24 s, Nova/Cinder 17 s), figure 7 (quick, 30
-# resources) about 55 s.
+# resources) 20-50 s. Inside .ci/run: 163 s cold (fresh IAC_PEERS_DIR, rabbitmq-server
+# already installed; pip 82 s), 43 s warm.
 # Light: cold 118 s, warm 15-27 s, 0.5 GB.
 if [ "${IAC_PEERS:-1}" = 1 ]; then
   os_peers="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../shared/peers" && pwd)"
