@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub mod cloud;
 pub mod model;
+pub mod openstack;
 
 use iac_aliyun::sign::rpc;
 use iac_core::Expr;

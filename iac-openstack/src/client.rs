@@ -156,6 +156,7 @@ struct Inner {
     options: ClientOptions,
     token: tokio::sync::Mutex<Option<Arc<Token>>>,
     auth_count: AtomicU64,
+    call_count: AtomicU64,
     compute_version: tokio::sync::OnceCell<String>,
 }
 
@@ -211,6 +212,7 @@ impl Client {
                 options,
                 token: tokio::sync::Mutex::new(None),
                 auth_count: AtomicU64::new(0),
+                call_count: AtomicU64::new(0),
                 compute_version: tokio::sync::OnceCell::new(),
             }),
         })
@@ -229,6 +231,12 @@ impl Client {
     /// How many times this client (and its clones) authenticated.
     pub fn auth_count(&self) -> u64 {
         self.inner.auth_count.load(Ordering::Relaxed)
+    }
+
+    /// How many calls this client (and its clones) sent to the services, retries after a
+    /// 401 included and authentication not (that is [`Client::auth_count`]).
+    pub fn call_count(&self) -> u64 {
+        self.inner.call_count.load(Ordering::Relaxed)
     }
 
     /// The current token, authenticating if there is none or it is about to expire.
@@ -408,6 +416,7 @@ impl Client {
                     .header(CONTENT_TYPE, HeaderValue::from_static(content_type))
                     .body(bytes.clone()),
             };
+            self.inner.call_count.fetch_add(1, Ordering::Relaxed);
             let response = request.send().await.map_err(|e| {
                 ApiError::local(service.name(), &call, "Transport", transport(&e, &url))
             })?;

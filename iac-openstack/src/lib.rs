@@ -9,6 +9,8 @@
 //! - [`error`]: each service's error body decoded and classified for the engine.
 //! - [`hot`]: Heat Orchestration Templates (HOT) read into the iac-core template IR, with
 //!   every `heat_template_version`, HOT's functions and validation with HOT paths.
+//! - [`compare`]: two deployments of one template (Heat's and ours) compared resource by
+//!   resource through what the services say.
 //!
 //! ```
 //! use iac_openstack::config::{CloudConfig, MapSource};
@@ -28,6 +30,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod hot;

@@ -167,6 +167,7 @@ async fn token_cache_expiry_and_reauth_on_401() {
             eager.endpoint(Service::Network).await.unwrap();
         }
         assert_eq!(eager.auth_count(), 3, "{}", t.name);
+        assert_eq!(eager.call_count(), 0, "{}: only Keystone was asked", t.name);
         let client =
             Client::with_options(t.demo.clone(), options(Duration::from_secs(600))).unwrap();
         for _ in 0..3 {
@@ -178,6 +179,7 @@ async fn token_cache_expiry_and_reauth_on_401() {
                 .unwrap();
         }
         assert_eq!(client.auth_count(), 1, "{}", t.name);
+        assert_eq!(client.call_count(), 3, "{}: one call per list", t.name);
 
         // Revoke the cached token: the next call gets 401, re-authenticates once and passes.
         // (A call to Keystone itself: the other services' auth middleware caches validated
@@ -197,6 +199,12 @@ async fn token_cache_expiry_and_reauth_on_401() {
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", t.name));
         assert_eq!(admin.auth_count(), 2, "{}", t.name);
+        assert_eq!(
+            admin.call_count(),
+            2,
+            "{}: the 401 and the call again",
+            t.name
+        );
         let again = admin.token().await.unwrap();
         assert_ne!(again.value.expose(), token.value.expose());
     }

@@ -15,7 +15,7 @@ use iac_openstack::resources::registry;
 use iac_openstack::services::fields;
 use serde_json::json;
 
-use common::{Target, real, real_full, sim, unique};
+use common::{Target, real_full_target, sim, unique};
 
 const USER_DATA: &str =
     "#cloud-config\nhostname: node-1\nruncmd:\n  - [sh, -c, 'echo ready > /tmp/ready']\n";
@@ -194,27 +194,23 @@ async fn servers_volumes_and_attachments_on_the_simulator() {
 
 #[tokio::test]
 async fn servers_volumes_and_attachments_on_real_nova_and_cinder() {
-    match real() {
-        Some(t) if real_full() => {
-            // The real Nova announces 2.104: asking for more negotiates down, no 406.
-            let eager = Client::with_options(
-                t.demo.clone(),
-                ClientOptions {
-                    compute_microversion: (2, 999),
-                    ..ClientOptions::default()
-                },
-            )
-            .unwrap();
-            let version = eager.compute_microversion().await.unwrap();
-            assert!(version.starts_with("2.1") && version != "2.1", "{version}");
-            let flavors: Vec<_> = eager.compute().list_flavors().try_collect().await.unwrap();
-            assert!(flavors.iter().any(|f| f.name == "m1.tiny"));
-            scenario(&t, true).await
-        }
-        _ => eprintln!(
-            "real Nova and Cinder: skipped (start openstack.sh with --full, IAC_OS_FULL=1 in CI)"
-        ),
-    }
+    let Some(t) = real_full_target("real Nova and Cinder").await else {
+        return;
+    };
+    // The real Nova announces 2.104: asking for more negotiates down, no 406.
+    let eager = Client::with_options(
+        t.demo.clone(),
+        ClientOptions {
+            compute_microversion: (2, 999),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let version = eager.compute_microversion().await.unwrap();
+    assert!(version.starts_with("2.1") && version != "2.1", "{version}");
+    let flavors: Vec<_> = eager.compute().list_flavors().try_collect().await.unwrap();
+    assert!(flavors.iter().any(|f| f.name == "m1.tiny"));
+    scenario(&t, true).await
 }
 
 #[tokio::test]

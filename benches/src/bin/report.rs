@@ -5,8 +5,10 @@
 //!
 //! Figures 1–4 run in virtual time (a paused tokio clock) on the Alibaba Cloud simulator and
 //! the Terraform scheduler model, so they are the same on every machine; figures 5 and 6
-//! are real CPU time and depend on the machine. `--quick` uses small sizes (CI runs it so
-//! that the harness cannot rot); the default JSON file is `target/bench-report.json`.
+//! are real CPU time and depend on the machine. Figure 7 is real time against the real
+//! OpenStack services with Heat (`IAC_OS_OPENRC`, see `iac_benches::openstack`) and says
+//! `not measured` without them. `--quick` uses small sizes (CI runs it so that the harness
+//! cannot rot); the default JSON file is `target/bench-report.json`.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -21,6 +23,7 @@ use iac_benches::cloud::{
     terraform_resources,
 };
 use iac_benches::model::{StateChangeConf, TerraformModel, Workload};
+use iac_benches::openstack;
 use iac_benches::{fresh_engine, plan_then_apply, run_instances_call, runtime, tree_template};
 use iac_core::engine::StackInput;
 use peak_alloc::PeakAlloc;
@@ -45,6 +48,8 @@ struct Sizes {
     sign_batch: usize,
     /// Requests given to the Python signer.
     python_requests: usize,
+    /// Neutron resources of the HOT template of figure 7.
+    heat_resources: usize,
 }
 
 impl Sizes {
@@ -58,6 +63,7 @@ impl Sizes {
                 overhead_runs: 3,
                 sign_batch: 5_000,
                 python_requests: 1_000,
+                heat_resources: 30,
             }
         } else {
             Sizes {
@@ -68,6 +74,7 @@ impl Sizes {
                 overhead_runs: 5,
                 sign_batch: 50_000,
                 python_requests: 5_000,
+                heat_resources: 150,
             }
         }
     }
@@ -233,11 +240,7 @@ fn main() {
         rows.extend(signing_rows(&sizes, &root));
     }
     if wanted(&["7"]) {
-        rows.push(Row::not_measured(
-            "7. Heat vs ours on real OpenStack (create, delete)",
-            "-",
-            "not written yet: needs the full OpenStack set (real Heat; a warm start takes 61-96 s) and a 150-resource HOT stack run by Heat and by our engine",
-        ));
+        rows.extend(heat_rows(&sizes));
     }
 
     print_table(&rows);
@@ -797,4 +800,62 @@ fn python_signing(n: usize, root: &Path, call: &rpc::RpcCall<'_>) -> Result<f64,
         ));
     }
     Ok(many.saturating_sub(one).as_secs_f64() * 1e6 / (n - 1) as f64)
+}
+
+/// Figure 7: a HOT template of Neutron resources created and deleted by the real Heat and
+/// by our engine against the same real Neutron (`iac_benches::openstack`).
+fn heat_rows(sizes: &Sizes) -> Vec<Row> {
+    const CREATE: &str = "7a. Heat vs ours, create: our time / Heat's";
+    const DELETE: &str = "7b. Heat vs ours, delete: our time / Heat's";
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return vec![Row::failed(CREATE, "-", format!("no runtime: {e}"))],
+    };
+    let measured = runtime.block_on(async {
+        let services = openstack::Services::find().await?;
+        openstack::run(&services, sizes.heat_resources).await
+    });
+    let m = match measured {
+        Ok(m) => m,
+        Err(openstack::Problem::Unavailable(why)) => {
+            return vec![
+                Row::not_measured(CREATE, "-", why.clone()),
+                Row::not_measured(DELETE, "-", why),
+            ];
+        }
+        Err(openstack::Problem::Failed(e)) => return vec![Row::failed(CREATE, "-", e)],
+    };
+    let n = m.resources;
+    let per = |calls: u64| calls as f64 / n as f64;
+    let secs = |d: Duration| d.as_secs_f64();
+    let shape = format!(
+        "{n} Neutron resources ({} networks with subnet, router interface and 2 ports; 3 routers; 4 security groups with 2 inline rules and 2 rule resources each)",
+        openstack::networks_for(n)
+    );
+    vec![
+        Row::info(CREATE, secs(m.ours.create) / secs(m.heat.create), "").detail(format!(
+            "{shape}: ours {:.1}s, {} calls ({:.2} per resource, {} in flight); Heat {:.1}s (stack status polled every {} s; {} calls of ours to Heat's API); both deployments compared through Neutron: the same; {}; {}",
+            secs(m.ours.create),
+            m.ours.create_calls,
+            per(m.ours.create_calls),
+            m.concurrency,
+            secs(m.heat.create),
+            openstack::HEAT_POLL.as_secs(),
+            m.heat.create_calls,
+            m.quotas,
+            m.heat_settings,
+        )),
+        Row::info(DELETE, secs(m.ours.delete) / secs(m.heat.delete), "").detail(format!(
+            "ours {:.1}s, {} calls ({:.2} per resource); Heat {:.1}s ({} calls of ours to Heat's API); Neutron afterwards holds nothing either created",
+            secs(m.ours.delete),
+            m.ours.delete_calls,
+            per(m.ours.delete_calls),
+            secs(m.heat.delete),
+            m.heat.delete_calls,
+        )),
+    ]
 }

@@ -1,6 +1,11 @@
 //! The clouds every scenario runs against: the simulator always, and the real OpenStack
 //! services that `../shared/peers/openstack.sh` runs when `IAC_OS_OPENRC` names its openrc
 //! (as `.ci/openstack.sh` exports it) or the openrc is sourced (`IAC_OS_MODE` set).
+//!
+//! On a machine without the services the real half of a scenario is skipped (with a line
+//! on stderr). In CI it must not be: `.ci/openstack.sh` exports `IAC_OS_CI_SET` (`light` or
+//! `full`), the set it started, and then a missing openrc, a lighter set or a service
+//! missing from the catalog fails the test instead of skipping it.
 
 #![allow(dead_code)]
 
@@ -88,13 +93,27 @@ pub fn real_enabled() -> bool {
         || std::env::var("IAC_OS_MODE").is_ok_and(|m| !m.is_empty())
 }
 
+/// The set of services CI started (`IAC_OS_CI_SET`, exported by `.ci/openstack.sh`):
+/// `light`, `full`, or `None` outside CI.
+pub fn ci_set() -> Option<String> {
+    std::env::var("IAC_OS_CI_SET")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
 /// The real services: the admin from the openrc's `OS_*` variables, the demo user from
-/// its clouds.yaml entry `iac-demo` (so both configuration paths are exercised).
+/// its clouds.yaml entry `iac-demo` (so both configuration paths are exercised). Panics
+/// when CI said it started them (`IAC_OS_CI_SET`) and no openrc is named.
 pub fn real() -> Option<Target> {
     let (Some(admin), Some(demo)) = (
         OpenrcSource::load(None),
         OpenrcSource::load(Some("iac-demo")),
     ) else {
+        if let Some(set) = ci_set() {
+            panic!(
+                "IAC_OS_CI_SET={set}: CI started the real OpenStack services, but neither IAC_OS_OPENRC nor IAC_OS_MODE is set (see .ci/openstack.sh)"
+            );
+        }
         eprintln!("real OpenStack: skipped (set IAC_OS_OPENRC, see .ci/openstack.sh)");
         return None;
     };
@@ -109,9 +128,65 @@ pub fn real() -> Option<Target> {
     })
 }
 
-/// Whether the real services include Nova and Cinder (`openstack.sh --full`).
+/// Whether the real services include Nova, Cinder and Heat (`openstack.sh --full`).
+/// Panics when CI said it started the full set (`IAC_OS_CI_SET=full`) and the openrc says
+/// otherwise.
 pub fn real_full() -> bool {
-    OpenrcSource::load(None).is_some_and(|s| s.var("IAC_OS_MODE").as_deref() == Some("full"))
+    let mode = OpenrcSource::load(None).and_then(|s| s.var("IAC_OS_MODE"));
+    let full = mode.as_deref() == Some("full");
+    if ci_set().as_deref() == Some("full") && !full {
+        panic!(
+            "IAC_OS_CI_SET=full: CI started the full OpenStack set, but the openrc says IAC_OS_MODE={}",
+            mode.as_deref().unwrap_or("(unset)")
+        );
+    }
+    full
+}
+
+/// The catalog types the full set adds to Keystone, Glance and Neutron.
+pub const FULL_SET_TYPES: &[&[&str]] = &[
+    &["compute"],
+    &["block-storage", "volumev3"],
+    &["orchestration"],
+    &["placement"],
+];
+
+/// The real services when they are the full set, checked through the catalog: `None`
+/// (with a line naming `what` on stderr) when they do not run or are the light set outside
+/// CI; a panic when CI said it started the full set and it is not there, or when a full
+/// set's catalog lacks one of [`FULL_SET_TYPES`].
+pub async fn real_full_target(what: &str) -> Option<Target> {
+    let t = match real() {
+        Some(t) if real_full() => t,
+        _ => {
+            eprintln!(
+                "{what}: skipped (needs the full set: openstack.sh start --full; CI starts it unless IAC_OS_FULL=0)"
+            );
+            return None;
+        }
+    };
+    let token = t
+        .client(&t.demo)
+        .token()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: the full OpenStack set does not answer: {e}"));
+    let missing: Vec<String> = FULL_SET_TYPES
+        .iter()
+        .filter(|types| {
+            !token
+                .catalog
+                .services
+                .iter()
+                .any(|s| types.contains(&s.service_type.as_str()))
+        })
+        .map(|types| types.join(" or "))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: the openrc says the full OpenStack set runs, but the catalog has no {}",
+        missing.join(", ")
+    );
+    Some(t)
 }
 
 /// The simulator, with the same users and projects as the real services.
