@@ -690,14 +690,16 @@ struct Poller {
     learned: Option<ReadyWindow>,
 }
 
-/// The kind of call a step makes, for its rate limit.
-fn step_kind(step: &Step) -> CallKind {
+/// The kind of call a step sends, for its rate limit; `None` for the steps that send none
+/// (waits and forgets). Exhaustive: a new step must say which it is.
+fn call_kind(step: &Step) -> Option<CallKind> {
     match step {
-        Step::Create => CallKind::Create,
-        Step::Update => CallKind::Update,
-        Step::Adopt(_) => CallKind::Read,
-        Step::Snapshot(_) => CallKind::Snapshot,
-        _ => CallKind::Delete,
+        Step::Create => Some(CallKind::Create),
+        Step::Update => Some(CallKind::Update),
+        Step::Delete(_) => Some(CallKind::Delete),
+        Step::Adopt(_) => Some(CallKind::Read),
+        Step::Snapshot(_) => Some(CallKind::Snapshot),
+        Step::Forget | Step::AwaitReady | Step::AwaitGone(_) | Step::AwaitSnapshot(_) => None,
     }
 }
 
@@ -1444,7 +1446,10 @@ impl<'a> Runner<'a> {
             }
             _ => {}
         }
-        let l = self.limit_of(n, step_kind(&step));
+        let Some(kind) = call_kind(&step) else {
+            unreachable!("waits and forgets are handled above")
+        };
+        let l = self.limit_of(n, kind);
         let limit = &mut self.limits[l];
         if !limit.waiting.is_empty() || !limit.limiter.try_acquire(Instant::now()) {
             limit.waiting.push_back(n);
@@ -1475,13 +1480,8 @@ impl<'a> Runner<'a> {
             }
             self.limits[l].waiting.pop_front();
             // (A node failed while it waited has no call to send.)
-            if let Some(
-                step @ (Step::Create
-                | Step::Update
-                | Step::Delete(_)
-                | Step::Adopt(_)
-                | Step::Snapshot(_)),
-            ) = self.nodes[n].steps.front().cloned()
+            if let Some(step) = self.nodes[n].steps.front().cloned()
+                && call_kind(&step).is_some()
             {
                 self.call(n, step);
             }
