@@ -495,6 +495,12 @@ impl CallKind {
         CallKind::Snapshot,
     ];
 
+    /// The kind's position in [`CallKind::ALL`].
+    pub fn index(self) -> usize {
+        // The variants are declared in `ALL`'s order (checked by a test).
+        self as usize
+    }
+
     /// The kind's name in lower case (`create`).
     pub fn name(self) -> &'static str {
         match self {
@@ -672,6 +678,13 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_kinds_index_is_its_place_in_all() {
+        for (i, kind) in CallKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), i, "{kind:?}");
+        }
+    }
 
     #[test]
     fn client_token_is_stable_and_within_the_rules() {

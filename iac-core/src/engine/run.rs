@@ -1013,11 +1013,7 @@ impl<'a> Runner<'a> {
 
     /// The index of the rate limit a call of `kind` by node `n` goes through.
     fn limit_of(&self, n: usize, kind: CallKind) -> usize {
-        let position = CallKind::ALL
-            .iter()
-            .position(|k| *k == kind)
-            .expect("every kind is listed");
-        self.pollers[self.nodes[n].poller as usize].limits[position] as usize
+        self.pollers[self.nodes[n].poller as usize].limits[kind.index()] as usize
     }
 
     fn poller(&mut self, type_name: &Arc<str>, handler: &Arc<dyn ResourceHandler>) -> usize {
@@ -1829,8 +1825,7 @@ impl<'a> Runner<'a> {
     }
 
     fn poll_round(&mut self, p: usize, now: Instant) {
-        let limiter = self.pollers[p].limits[1] as usize;
-        debug_assert_eq!(CallKind::ALL[1], CallKind::Read);
+        let limiter = self.pollers[p].limits[CallKind::Read.index()] as usize;
         let earliest = self.limits[limiter].limiter.earliest(now);
         if earliest > now {
             self.pollers[p].timer_at = Some(earliest);
@@ -2155,7 +2150,7 @@ impl<'a> Runner<'a> {
         result: Result<Vec<Readiness>, HandlerError>,
     ) {
         let now = Instant::now();
-        let limiter = self.pollers[p].limits[1] as usize;
+        let limiter = self.pollers[p].limits[CallKind::Read.index()] as usize;
         match result {
             Ok(readiness) => {
                 self.limits[limiter].limiter.on_success(now);
