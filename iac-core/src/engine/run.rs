@@ -1215,9 +1215,10 @@ impl<'a> Runner<'a> {
             }
             None => None,
         };
-        let is_external = self.state.resources.get(&*id).is_some_and(|r| r.external);
+        // (Through the slot found above: no second lookup by name on every start.)
+        let is_external = slot.is_some_and(|i| self.state.resources[i].external);
         let external = if wanted.is_some() || is_external {
-            match external_action(&id, self.state.resources.get(&*id), wanted.as_ref()) {
+            match external_action(&id, slot.map(|i| &self.state.resources[i]), wanted.as_ref()) {
                 Ok(decided) => Some(decided),
                 Err(message) => {
                     self.nodes[n].verb = Verb::Update;
