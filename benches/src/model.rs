@@ -79,7 +79,7 @@ impl Workload {
     pub fn from_template(template: &Template) -> Result<Workload, ModelError> {
         let graph =
             DepGraph::from_template(template).map_err(|e| ModelError::Graph(e.to_string()))?;
-        let ids: Vec<String> = graph.ids().to_vec();
+        let ids: Vec<String> = graph.ids().iter().map(ToString::to_string).collect();
         let types = ids
             .iter()
             .map(|id| template.resources[id].type_name.clone())

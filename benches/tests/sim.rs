@@ -57,9 +57,9 @@ async fn the_terraform_waiter_on_the_simulator_makes_the_calls_the_model_compute
             .resources
             .iter()
             .find(|r| r.logical_id == id)
-            .and_then(|r| r.physical_id.clone())
+            .and_then(|r| r.physical_id.as_ref())
             .unwrap()
-            .0
+            .to_string()
     };
     f.sim.reset_counts();
     let started = tokio::time::Instant::now();

@@ -333,8 +333,8 @@ impl MemoryCloud {
             }
             Some(snap) if now >= snap.ready_at => {
                 let mut attrs = Attributes::new();
-                attrs.insert("Id".into(), Value::String(id.0.clone()));
-                attrs.insert("Of".into(), Value::String(snap.of.0.clone()));
+                attrs.insert("Id".into(), Value::String(id.as_str().to_owned()));
+                attrs.insert("Of".into(), Value::String(snap.of.as_str().to_owned()));
                 Readiness::Ready(attrs)
             }
             Some(_) => Readiness::Pending {
@@ -355,29 +355,32 @@ enum TokenKey {
 
 impl TokenKey {
     fn of(token: &str) -> TokenKey {
-        fn digit(c: u8) -> Option<u8> {
-            match c {
-                b'0'..=b'9' => Some(c - b'0'),
-                b'a'..=b'f' => Some(c - b'a' + 10),
-                _ => None,
+        /// A hex digit's value, 16 for any other byte.
+        const VALUE: [u8; 256] = {
+            let mut table = [16u8; 256];
+            let mut i = 0;
+            while i < 10 {
+                table[b'0' as usize + i] = i as u8;
+                i += 1;
             }
-        }
+            let mut i = 0;
+            while i < 6 {
+                table[b'a' as usize + i] = 10 + i as u8;
+                i += 1;
+            }
+            table
+        };
         if let Some(hex) = token.strip_prefix("iac-")
-            && hex.len() == 60
+            && let Ok(hex) = <&[u8; 60]>::try_from(hex.as_bytes())
         {
             let mut bytes = [0u8; 30];
-            let decoded =
-                hex.as_bytes()
-                    .chunks_exact(2)
-                    .zip(bytes.iter_mut())
-                    .all(|(pair, out)| match (digit(pair[0]), digit(pair[1])) {
-                        (Some(hi), Some(lo)) => {
-                            *out = hi << 4 | lo;
-                            true
-                        }
-                        _ => false,
-                    });
-            if decoded {
+            let mut bad = 0u8;
+            for (out, pair) in bytes.iter_mut().zip(hex.as_chunks::<2>().0) {
+                let (hi, lo) = (VALUE[usize::from(pair[0])], VALUE[usize::from(pair[1])]);
+                bad |= hi | lo;
+                *out = hi << 4 | lo;
+            }
+            if bad & 16 == 0 {
                 return TokenKey::Derived(bytes);
             }
         }
@@ -385,28 +388,34 @@ impl TokenKey {
     }
 }
 
-/// The id of the `n`th object: `mem-` and `n` in decimal (without the formatting
-/// machinery: a create is the hot path of the engine's benches).
-fn object_id(n: u64) -> String {
+/// The id of the `n`th object: `mem-` and `n` in decimal, made in place (without the
+/// formatting machinery or a string to copy from: a create is the hot path of the engine's
+/// benches).
+fn object_id(n: u64) -> PhysicalId {
     let mut digits = itoa::Buffer::new();
-    let digits = digits.format(n);
-    let mut id = String::with_capacity(ID_PREFIX.len() + digits.len());
-    id.push_str(ID_PREFIX);
-    id.push_str(digits);
-    id
+    let digits = digits.format(n).as_bytes();
+    let mut id = [0u8; ID_PREFIX.len() + 20];
+    id[..ID_PREFIX.len()].copy_from_slice(ID_PREFIX.as_bytes());
+    id[ID_PREFIX.len()..][..digits.len()].copy_from_slice(digits);
+    let id = std::str::from_utf8(&id[..ID_PREFIX.len() + digits.len()])
+        .expect("ASCII prefix and digits");
+    PhysicalId::from(id)
 }
 
 /// `Id`, and the properties the schema names as attributes.
 fn attributes(id: &PhysicalId, properties: &Properties, names: &[String]) -> Attributes {
+    // `Id` is always the object's id (never looked up among the properties), and a schema
+    // that names only `Id` (the default) needs no lookup at all.
+    let named = || names.iter().filter(|n| *n != "Id");
     // Room for every entry at once: a map grown one insert at a time keeps room for three.
-    let found = names.iter().filter(|n| properties.contains_key(*n)).count();
+    let found = named().filter(|n| properties.contains_key(*n)).count();
     let mut attrs = Attributes::with_capacity(found + 1);
-    for name in names {
+    for name in named() {
         if let Some(value) = properties.get(name) {
             attrs.insert(name.clone(), value.clone());
         }
     }
-    attrs.insert("Id".into(), Value::String(id.0.clone()));
+    attrs.insert("Id".into(), Value::String(id.as_str().to_owned()));
     attrs
 }
 
@@ -469,7 +478,7 @@ impl ResourceHandler for MemoryHandler {
             } else {
                 if cloud.config.enforce_references {
                     for referenced in references_any(request.properties) {
-                        if !inner.objects.contains_key(&PhysicalId(referenced.clone())) {
+                        if !inner.objects.contains_key(referenced.as_str()) {
                             return Err(HandlerError::invalid(format!(
                                 "InvalidParameter: '{}' references {referenced}, which does not exist",
                                 request.logical_id
@@ -477,7 +486,7 @@ impl ResourceHandler for MemoryHandler {
                         }
                     }
                 }
-                let id = PhysicalId(object_id(inner.next_id));
+                let id = object_id(inner.next_id);
                 inner.next_id += 1;
                 let properties = Arc::clone(request.properties);
                 let logical_id: Arc<str> = match inner.creates.get_key_value(request.logical_id) {
@@ -654,7 +663,7 @@ impl ResourceHandler for MemoryHandler {
                 let mut id = String::from(SNAPSHOT_PREFIX);
                 id.push_str(itoa::Buffer::new().format(inner.next_id));
                 inner.next_id += 1;
-                let id = PhysicalId(id);
+                let id = PhysicalId::from(id);
                 inner.snapshots.insert(id.clone(), snapshot);
                 inner.snapshot_tokens.insert(token, id.clone());
                 id

@@ -5,12 +5,12 @@
 //! backoff, deadlines, readiness polling and rate limits. A [`Registry`] maps type names to
 //! handlers; several providers can be registered into one registry.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -21,19 +21,48 @@ pub type Properties = Map<String, Value>;
 pub type Attributes = Map<String, Value>;
 
 /// The cloud's identifier of a created resource (`vpc-bp1...`, `i-bp1...`).
+///
+/// Shared, not copied: the state, the journal, events and reports all hold the same id, so
+/// a clone is a reference count, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct PhysicalId(pub String);
+pub struct PhysicalId(Arc<str>);
 
 impl PhysicalId {
     /// Wraps an identifier.
-    pub fn new(id: impl Into<String>) -> Self {
-        PhysicalId(id.into())
+    pub fn new(id: impl AsRef<str>) -> Self {
+        PhysicalId(Arc::from(id.as_ref()))
     }
 
     /// The identifier as a string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl std::ops::Deref for PhysicalId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for PhysicalId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for PhysicalId {
+    fn from(id: &str) -> Self {
+        PhysicalId(Arc::from(id))
+    }
+}
+
+impl From<String> for PhysicalId {
+    fn from(id: String) -> Self {
+        PhysicalId(Arc::from(id))
     }
 }
 
@@ -49,7 +78,7 @@ impl fmt::Display for PhysicalId {
 /// retried or resumed create sends the same token, so the cloud returns the same resource.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ClientToken(String);
+pub struct ClientToken(Arc<str>);
 
 impl ClientToken {
     /// Maximum length of a token.
@@ -74,14 +103,17 @@ impl ClientToken {
         hasher.update([0]);
         hasher.update(generation.to_be_bytes());
         let digest = hasher.finalize();
-        // "iac-" and the first 60 hex digits of the digest, as `hex::encode` writes them.
-        let mut token = String::with_capacity(Self::MAX_LEN);
-        token.push_str("iac-");
-        for byte in &digest[..(Self::MAX_LEN - 4) / 2] {
-            token.push(HEX[usize::from(byte >> 4)] as char);
-            token.push(HEX[usize::from(byte & 0xf)] as char);
+        // "iac-" and the first 60 hex digits of the digest, as `hex::encode` writes them,
+        // made in place: the token's one allocation is its shared string.
+        let mut token = [0u8; Self::MAX_LEN];
+        token[..4].copy_from_slice(b"iac-");
+        for (pair, byte) in token[4..].chunks_exact_mut(2).zip(&digest) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
         }
-        ClientToken(token)
+        ClientToken(Arc::from(
+            std::str::from_utf8(&token).expect("ASCII prefix and hex digits"),
+        ))
     }
 
     /// The token the engine uses: [`ClientToken::derive`] mixed with the stack state's
@@ -121,7 +153,7 @@ impl ClientToken {
             && token
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| ClientToken(token.to_owned()))
+        ok.then(|| ClientToken(Arc::from(token)))
     }
 
     /// The token as a string.
@@ -627,7 +659,9 @@ pub trait ResourceHandler: Send + Sync + 'static {
 /// Type name → handler, for every provider the engine may use.
 #[derive(Clone, Default)]
 pub struct Registry {
-    handlers: HashMap<String, Arc<dyn ResourceHandler>>,
+    /// (Looked up once per resource per plan and apply: a fast hasher, type names are not
+    /// attacker-chosen keys.)
+    handlers: FxHashMap<String, Arc<dyn ResourceHandler>>,
 }
 
 impl fmt::Debug for Registry {

@@ -51,8 +51,8 @@ fn transitive_dependents(deps: &[Vec<usize>], roots: &HashSet<usize>) -> HashSet
 fn physical_ids_in_state(state: &iac_core::state::StackState) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     for r in state.resources.values() {
-        ids.extend(r.physical_id.iter().map(|p| p.0.clone()));
-        ids.extend(r.deposed.iter().map(|d| d.physical_id.0.clone()));
+        ids.extend(r.physical_id.iter().map(ToString::to_string));
+        ids.extend(r.deposed.iter().map(|d| d.physical_id.to_string()));
     }
     ids
 }
@@ -105,7 +105,7 @@ proptest! {
                 assert_eq!(creates.get(&format!("R{i}")).copied().unwrap_or(0), expected, "R{i} objects");
             }
             let state = store.load("p").await.unwrap().unwrap();
-            let inventory: BTreeSet<String> = cloud.inventory().keys().map(|k| k.0.clone()).collect();
+            let inventory: BTreeSet<String> = cloud.inventory().keys().map(ToString::to_string).collect();
             assert_eq!(physical_ids_in_state(&state), inventory, "state and cloud agree");
             engine.destroy("p", RunOptions::default()).await.unwrap();
             assert!(cloud.is_empty(), "destroy leaves nothing");
@@ -128,11 +128,11 @@ proptest! {
             let store = MemoryStateStore::new();
             let engine = engine_for(&cloud, FailurePolicy::Rollback, &store);
             engine.apply(&StackInput::new("p", dag_template(&base)), RunOptions::default()).await.unwrap();
-            let before: BTreeSet<String> = cloud.inventory().keys().map(|k| k.0.clone()).collect();
+            let before: BTreeSet<String> = cloud.inventory().keys().map(ToString::to_string).collect();
             let err = engine.apply(&StackInput::new("p", dag_template(&deps)), RunOptions::default()).await.unwrap_err();
             let report = err.report().unwrap();
             assert_eq!(report.status, Status::RollbackComplete, "{err}");
-            let after: BTreeSet<String> = cloud.inventory().keys().map(|k| k.0.clone()).collect();
+            let after: BTreeSet<String> = cloud.inventory().keys().map(ToString::to_string).collect();
             assert_eq!(after, before, "rollback deletes exactly what the failed apply created");
             let state = store.load("p").await.unwrap().unwrap();
             assert_eq!(physical_ids_in_state(&state), after);
@@ -215,7 +215,7 @@ fn crash_at_random_points_then_resume() {
             }
             let state = store.load("crash").await.unwrap().unwrap();
             let inventory: BTreeSet<String> =
-                cloud.inventory().keys().map(|k| k.0.clone()).collect();
+                cloud.inventory().keys().map(ToString::to_string).collect();
             assert_eq!(
                 physical_ids_in_state(&state),
                 inventory,

@@ -457,7 +457,7 @@ fn fleet_row(sizes: &Sizes) -> Row {
                 .iter()
                 .find(|r| r.logical_id == id)
                 .and_then(|r| r.physical_id.clone())
-                .map(|p| p.0)
+                .map(|p| p.to_string())
                 .ok_or(format!("the apply left no {id}"))
         };
         let (vswitch, sg) = (physical("VSwitch")?, physical("Sg")?);

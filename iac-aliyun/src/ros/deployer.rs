@@ -560,7 +560,7 @@ fn report_of(
         .map(|e| ResourceSummary {
             logical_id: e.logical_id.to_string(),
             type_name: e.type_name.to_string(),
-            physical_id: e.physical_id.clone().map(PhysicalId),
+            physical_id: e.physical_id.clone().map(PhysicalId::from),
             status: e.status,
         })
         .collect();

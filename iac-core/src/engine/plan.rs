@@ -133,7 +133,7 @@ pub(crate) fn state_fingerprint(state: &crate::state::StackState) -> u64 {
     state.resources.len().hash(&mut h);
     for (id, r) in &state.resources {
         id.hash(&mut h);
-        r.physical_id.as_ref().map(|p| p.0.as_str()).hash(&mut h);
+        r.physical_id.as_ref().map(PhysicalId::as_str).hash(&mut h);
         r.generation.hash(&mut h);
         (r.phase as u8).hash(&mut h);
         r.pending.is_some().hash(&mut h);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{FuturesUnordered, StreamExt};
 use indexmap::IndexMap;
 use rand::rngs::StdRng;
@@ -25,7 +25,8 @@ use super::{
     StackInput,
 };
 use crate::eval::{EvalContext, EvalError, Lookup, ResourceLookup, evaluate, resolve_conditions};
-use crate::graph::{DepGraph, DepQueue};
+use crate::expr::Expr;
+use crate::graph::{DepGraph, DepQueue, QueueError};
 use crate::model::{DeletionPolicy, ResourceSpec, Template};
 use crate::params::{ParamValues, resolve_parameters};
 use crate::provider::{
@@ -34,7 +35,7 @@ use crate::provider::{
 };
 use crate::state::{
     DeposedObject, JournalEntry, Operation, PendingOperation, ResourcePhase, ResourceState,
-    SnapshotState, StackState,
+    SnapshotState, StackState, ThinVec,
 };
 use crate::validate::{ProblemKind, ValidationError, ValidationErrors, validate_with_graph};
 
@@ -170,7 +171,7 @@ fn external_id(
     };
     let path = crate::graph::join_key(&crate::graph::join_key("Resources", id), "ExternalId");
     match evaluate(expr, &ctx, &path)? {
-        Some(Value::String(s)) if !s.is_empty() => Ok(PhysicalId(s)),
+        Some(Value::String(s)) if !s.is_empty() => Ok(PhysicalId::from(s)),
         other => Err(crate::eval::EvalError::Function {
             path,
             function: "ExternalId".into(),
@@ -204,7 +205,7 @@ fn external_action(
                 let before = rec
                     .physical_id
                     .as_ref()
-                    .map_or_else(|| "(none)".to_owned(), |p| p.0.clone());
+                    .map_or_else(|| "(none)".to_owned(), ToString::to_string);
                 Ok((
                     Action::Import,
                     Some(format!(
@@ -261,9 +262,21 @@ impl ResourceLookup for StateLookup<'_> {
             .get(logical_id)
             .and_then(|r| r.physical_id.as_ref())
         {
-            Some(id) => Lookup::Known(Value::String(id.0.clone())),
+            Some(id) => Lookup::Known(Value::String(id.as_str().to_owned())),
             None if self.unknown.is_some() => Lookup::Unknown,
             None => Lookup::Missing,
+        }
+    }
+
+    fn is_unknown(&self, logical_id: &str) -> bool {
+        match self.unknown {
+            Some(u) if u.contains(logical_id) => true,
+            Some(_) => self
+                .state
+                .resources
+                .get(logical_id)
+                .is_none_or(|r| r.physical_id.is_none()),
+            None => false,
         }
     }
 
@@ -304,7 +317,9 @@ struct Evaluated {
 
 /// Evaluates a resource's properties one by one. `planned` is filled only when asked for:
 /// a resource that has no record yet is created whatever its values are. With
-/// `want_properties` false (a plan), `clear` and `redacted` stay empty.
+/// `want_properties` false (a plan), `clear` and `redacted` stay empty. `path` is a buffer
+/// for the JSON paths, reused from one resource to the next.
+#[allow(clippy::too_many_arguments)]
 fn evaluate_resource(
     prep: &Prepared,
     lookup: &dyn ResourceLookup,
@@ -313,6 +328,7 @@ fn evaluate_resource(
     spec: &ResourceSpec,
     want_planned: bool,
     want_properties: bool,
+    path: &mut String,
 ) -> Result<Evaluated, EvalError> {
     let ctx = EvalContext {
         parameters: &prep.params,
@@ -322,19 +338,26 @@ fn evaluate_resource(
         resources: lookup,
     };
     let secrets = prep.params.secret_names().next().is_some();
-    let mut clear = Properties::new();
-    let mut redacted = Properties::new();
-    let mut planned = Vec::new();
+    // Each sized once for every property (a map grown insert by insert reallocates twice
+    // for three).
+    let room = |wanted: bool| if wanted { spec.properties.len() } else { 0 };
+    let mut clear = Properties::with_capacity(room(want_properties));
+    let mut redacted = Properties::with_capacity(room(want_properties && secrets));
+    let mut planned = Vec::with_capacity(room(want_planned));
     // "Resources.{id}.Properties.{name}", one buffer for every property.
-    let mut path = String::with_capacity(22 + id.len() + 32);
+    path.clear();
     path.push_str("Resources.");
     path.push_str(id);
     path.push_str(".Properties.");
     let prefix = path.len();
     for (name, expr) in &spec.properties {
+        if want_planned && !want_properties && is_plain_unknown_reference(expr, &ctx) {
+            planned.push((name.clone(), PlannedValue::Unknown));
+            continue;
+        }
         path.truncate(prefix);
         path.push_str(name);
-        match evaluate(expr, &ctx, &path) {
+        match evaluate(expr, &ctx, path) {
             Ok(Some(value)) if !want_properties => {
                 if want_planned {
                     let shown = if secrets {
@@ -381,13 +404,29 @@ fn evaluate_resource(
     })
 }
 
+/// True for `{"Ref": id}` of a resource whose id is known only after apply: what evaluating
+/// it would say (an unknown-value error), without making that error. The same order as
+/// evaluation: `NoValue`, parameters and pseudo parameters come before resources.
+fn is_plain_unknown_reference(expr: &Expr, ctx: &EvalContext<'_>) -> bool {
+    match expr {
+        Expr::Ref(name) => {
+            !name.ends_with("::NoValue")
+                && ctx.parameters.get(name).is_none()
+                && !ctx.pseudo.contains_key(name)
+                && ctx.resources.is_unknown(name)
+        }
+        _ => false,
+    }
+}
+
 pub(crate) fn plan(
     engine: &EngineInner,
     prep: &Prepared,
     state: &StackState,
 ) -> Result<Plan, EngineError> {
     let mut unknown = FxHashSet::default();
-    let mut resources = Vec::new();
+    let mut resources = Vec::with_capacity(prep.order.len());
+    let mut path = String::new();
     for &i in &prep.order {
         let (id, spec) = prep.resource(i);
         let handler = handler_for(engine, id, &spec.type_name)?;
@@ -425,8 +464,17 @@ pub(crate) fn plan(
             });
             continue;
         }
-        let planned =
-            evaluate_resource(prep, &lookup, &state.secret_salt, id, spec, true, false)?.planned;
+        let planned = evaluate_resource(
+            prep,
+            &lookup,
+            &state.secret_salt,
+            id,
+            spec,
+            true,
+            false,
+            &mut path,
+        )?
+        .planned;
         let (mut action, diffs, mut reason) = decide(
             handler.schema(),
             &|old, new| handler.replacement_reason(old, new),
@@ -576,33 +624,69 @@ impl Verb {
     }
 }
 
+/// A node's remaining steps, the next one first. A node has a few at most: a thin vector
+/// (one word in every node, nothing allocated while empty) instead of a ring buffer (four
+/// words).
+#[derive(Debug, Default)]
+struct Steps(ThinVec<Step>);
+
+impl Steps {
+    fn front(&self) -> Option<&Step> {
+        self.0.first()
+    }
+
+    fn pop_front(&mut self) -> Option<Step> {
+        (!self.0.is_empty()).then(|| self.0.remove(0))
+    }
+
+    fn push_front(&mut self, step: Step) {
+        self.0.insert(0, step);
+    }
+
+    fn push_back(&mut self, step: Step) {
+        self.0.push(step);
+    }
+}
+
+impl<const N: usize> From<[Step; N]> for Steps {
+    fn from(steps: [Step; N]) -> Self {
+        Steps(ThinVec::from_iter(steps))
+    }
+}
+
+impl std::ops::Deref for Steps {
+    type Target = ThinVec<Step>;
+
+    fn deref(&self) -> &ThinVec<Step> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Steps {
+    fn deref_mut(&mut self) -> &mut ThinVec<Step> {
+        &mut self.0
+    }
+}
+
 struct Node {
     id: Arc<str>,
-    type_name: Arc<str>,
-    handler: Arc<dyn ResourceHandler>,
-    /// Index of its type's poller, which also holds the type's rate limits (`u32`: every
-    /// node pays for its room).
+    /// Index of its type's poller, which also holds the type's name, handler and rate
+    /// limits (`u32`: every node pays for its room).
     poller: u32,
-    steps: VecDeque<Step>,
+    steps: Steps,
     verb: Verb,
     /// Evaluated properties in clear, for a create or an update.
     clear: Arc<Properties>,
     /// The same, redacted, to record once an update succeeds.
     redacted: Arc<Properties>,
-    /// For a delete-before-create replacement: the new properties, redacted, recorded when
-    /// the create half starts.
-    replacement: Option<Arc<Properties>>,
     attempt: u32,
     /// Transient failures of the current step: only these count against
     /// `max_transient_attempts` (a delete that waits out conflicts keeps its budget).
     transient: u32,
     op_started: Instant,
     last_error: Option<ErrorKind>,
-    /// For a create-before-delete replacement: the old object was deposed by this run.
-    /// (Boxed, as the field below: rarely set, and every node pays for their room.)
-    deposed_here: Option<Box<PhysicalId>>,
-    /// The last object id an event named, for events after the record is gone.
-    last_physical_id: Option<Box<str>>,
+    /// What few nodes need (boxed: every node pays for the room of what is inline).
+    rare: Option<Box<Rare>>,
     /// Where its record was found in the state's map, valid while `slot_epoch` equals the
     /// runner's `removals` (only a removal moves records), so that the hot path finds the
     /// record without hashing and comparing its name again.
@@ -611,6 +695,25 @@ struct Node {
     /// The last status an event gave it in this phase (moved to the runner's `statuses`
     /// when the phase's nodes are replaced, and for the report).
     status: Option<Status>,
+}
+
+impl Node {
+    /// The node's rarely set fields, made on first use.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+}
+
+/// Fields of a [`Node`] that few nodes set.
+#[derive(Default)]
+struct Rare {
+    /// For a delete-before-create replacement: the new properties, redacted, recorded when
+    /// the create half starts.
+    replacement: Option<Arc<Properties>>,
+    /// For a create-before-delete replacement: the old object was deposed by this run.
+    deposed_here: Option<PhysicalId>,
+    /// The last object id an event named, for events after the record is gone.
+    last_physical_id: Option<PhysicalId>,
     /// The reason the node's last event gives (the snapshot kept before a delete).
     note: Option<Box<str>>,
 }
@@ -683,6 +786,8 @@ impl ReadyWindow {
 /// One resource type: its handler, its waiting members, what their readiness taught, and
 /// the indexes of its rate limits (one per [`CallKind`], in [`CallKind::ALL`]'s order).
 struct Poller {
+    /// The type's one shared name (in nodes' events and the states' records).
+    type_name: Arc<str>,
     handler: Arc<dyn ResourceHandler>,
     limits: [u32; CallKind::ALL.len()],
     members: FxHashMap<usize, Member>,
@@ -735,8 +840,6 @@ enum Phase {
 }
 
 /// A phase's nodes, their dependencies (indices) and their priorities.
-type PhaseNodes = (Vec<Node>, Vec<Vec<usize>>, Vec<u64>);
-
 struct Runner<'a> {
     engine: &'a EngineInner,
     prep: Option<&'a Prepared>,
@@ -754,12 +857,12 @@ struct Runner<'a> {
     job_timers: usize,
     pollers: Vec<Poller>,
     poller_index: FxHashMap<Arc<str>, usize>,
-    /// One shared name per type, for nodes and events.
-    type_names: FxHashMap<String, Arc<str>>,
     limits: Vec<Limit>,
     limit_index: FxHashMap<String, usize>,
     rng: StdRng,
     journal: Vec<JournalEntry>,
+    /// A buffer for the JSON paths of evaluations, reused by every node.
+    path: String,
     halted: bool,
     cancelled: bool,
     /// Logical ids this run created an object for (rollback deletes them).
@@ -814,11 +917,11 @@ impl<'a> Runner<'a> {
             job_timers: 0,
             pollers: Vec::new(),
             poller_index: FxHashMap::default(),
-            type_names: FxHashMap::default(),
             limits: Vec::new(),
             limit_index: FxHashMap::default(),
             rng,
             journal: Vec::new(),
+            path: String::new(),
             halted: false,
             cancelled: false,
             created: Vec::new(),
@@ -877,10 +980,12 @@ impl<'a> Runner<'a> {
             .resources
             .get(&*node.id)
             .and_then(|r| r.physical_id.as_ref());
-        let physical_id = current
-            .map(|p| p.0.clone())
-            .or_else(|| node.last_physical_id.as_deref().map(str::to_owned));
-        let (id, type_name) = (Arc::clone(&node.id), Arc::clone(&node.type_name));
+        let physical_id = current.map(ToString::to_string).or_else(|| {
+            let rare = node.rare.as_deref()?;
+            rare.last_physical_id.as_ref().map(ToString::to_string)
+        });
+        let id = Arc::clone(&node.id);
+        let type_name = Arc::clone(&self.pollers[node.poller as usize].type_name);
         self.emit_raw(id, type_name, physical_id, status, reason);
     }
 
@@ -892,7 +997,8 @@ impl<'a> Runner<'a> {
             .get(&*self.nodes[n].id)
             .and_then(|r| r.physical_id.as_ref());
         if let Some(id) = current {
-            self.nodes[n].last_physical_id = Some(Box::from(id.0.as_str()));
+            let id = id.clone();
+            self.nodes[n].rare().last_physical_id = Some(id);
         }
     }
 
@@ -1016,61 +1122,60 @@ impl<'a> Runner<'a> {
         self.pollers[self.nodes[n].poller as usize].limits[kind.index()] as usize
     }
 
-    fn poller(&mut self, type_name: &Arc<str>, handler: &Arc<dyn ResourceHandler>) -> usize {
-        if let Some(&i) = self.poller_index.get(type_name) {
-            return i;
-        }
+    /// A new type's poller (with its rate limits).
+    fn poller(&mut self, type_name: Arc<str>, handler: Arc<dyn ResourceHandler>) -> usize {
         let limits = CallKind::ALL.map(|kind| self.limit(handler.as_ref(), kind));
         self.pollers.push(Poller {
-            handler: Arc::clone(handler),
+            type_name: Arc::clone(&type_name),
+            handler,
             limits,
             members: FxHashMap::default(),
             timer_at: None,
             learned: None,
         });
-        self.poller_index
-            .insert(Arc::clone(type_name), self.pollers.len() - 1);
+        self.poller_index.insert(type_name, self.pollers.len() - 1);
         self.pollers.len() - 1
+    }
+
+    /// Node `n`'s handler (its type's).
+    fn handler(&self, n: usize) -> &Arc<dyn ResourceHandler> {
+        &self.pollers[self.nodes[n].poller as usize].handler
+    }
+
+    /// Node `n`'s type name, shared.
+    fn type_name(&self, n: usize) -> &Arc<str> {
+        &self.pollers[self.nodes[n].poller as usize].type_name
     }
 
     fn new_node(
         &mut self,
-        id: &str,
+        id: Arc<str>,
         type_name: &str,
-        steps: VecDeque<Step>,
+        steps: Steps,
         verb: Verb,
     ) -> Result<Node, EngineError> {
-        let handler = Arc::clone(handler_for(self.engine, id, type_name)?);
-        let type_name = match self.type_names.get(type_name) {
-            Some(shared) => Arc::clone(shared),
+        let poller = match self.poller_index.get(type_name) {
+            Some(&p) => p,
             None => {
-                let shared: Arc<str> = Arc::from(type_name);
-                self.type_names
-                    .insert(type_name.to_owned(), Arc::clone(&shared));
-                shared
+                let handler = Arc::clone(handler_for(self.engine, &id, type_name)?);
+                self.poller(Arc::from(type_name), handler)
             }
         };
-        let poller = self.poller(&type_name, &handler);
         Ok(Node {
-            id: Arc::from(id),
-            type_name,
-            handler,
+            id,
             poller: u32::try_from(poller).expect("fewer than 2^32 pollers"),
             steps,
             verb,
             clear: no_properties(),
             redacted: no_properties(),
-            replacement: None,
             attempt: 0,
             transient: 0,
             op_started: Instant::now(),
             last_error: None,
-            deposed_here: None,
-            last_physical_id: None,
+            rare: None,
             slot: 0,
             slot_epoch: u32::MAX,
             status: None,
-            note: None,
         })
     }
 
@@ -1114,8 +1219,23 @@ impl<'a> Runner<'a> {
             tokio::select! {
                 biased;
                 _ = &mut cancelled, if !self.cancelled => self.cancel(),
-                Some(done) = self.inflight.next(), if !self.inflight.is_empty() => self.on_done(done),
+                Some(done) = self.inflight.next(), if !self.inflight.is_empty() => {
+                    self.on_done(done);
+                    self.drain_answered();
+                }
                 _ = sleep_until_opt(next_timer), if next_timer.is_some() => self.on_timers(),
+            }
+        }
+    }
+
+    /// Takes the answers of calls that have already answered, without waiting, so that the
+    /// next fill starts their dependents together and the next flush journals them in one
+    /// append. Bounded by the concurrency limit, so that a cancel is seen soon.
+    fn drain_answered(&mut self) {
+        for _ in 0..self.engine.options.concurrency.max(1) {
+            match self.inflight.next().now_or_never() {
+                Some(Some(done)) => self.on_done(done),
+                _ => return,
             }
         }
     }
@@ -1185,6 +1305,7 @@ impl<'a> Runner<'a> {
             spec,
             recorded,
             true,
+            &mut self.path,
         );
         let Evaluated {
             clear,
@@ -1229,7 +1350,7 @@ impl<'a> Runner<'a> {
         } else {
             None
         };
-        let handler = &self.nodes[n].handler;
+        let handler = self.handler(n);
         let recorded = slot.map(|i| &self.state.resources[i]);
         let action = match recorded {
             _ if external.is_some() => external.as_ref().map_or(Action::NoOp, |(a, _)| *a),
@@ -1251,14 +1372,14 @@ impl<'a> Runner<'a> {
             .deps(prep.order[n])
             .map(|d| prep.graph.id(d).to_owned())
             .collect();
-        let node = &mut self.nodes[n];
         // The node's shared name of its type (one string per type in the states).
-        let type_name: Arc<str> = if *node.type_name == *spec.type_name {
-            Arc::clone(&node.type_name)
+        let node_type = self.type_name(n);
+        let type_name: Arc<str> = if **node_type == *spec.type_name {
+            Arc::clone(node_type)
         } else {
             Arc::from(spec.type_name.as_str())
         };
-        node.clear = clear;
+        self.nodes[n].clear = clear;
         let slot = match slot {
             Some(i) => i,
             None => {
@@ -1286,7 +1407,10 @@ impl<'a> Runner<'a> {
         let rec = &mut self.state.resources[slot];
         rec.depends_on = deps;
         rec.deletion_policy = spec.deletion_policy;
-        let replace_order = node.handler.schema().replace_order;
+        let replace_order = self.pollers[node.poller as usize]
+            .handler
+            .schema()
+            .replace_order;
         node.verb = Verb::Create;
         match action {
             Action::NoOp => {
@@ -1295,12 +1419,12 @@ impl<'a> Runner<'a> {
             Action::Create => {
                 rec.type_name = Arc::clone(&type_name);
                 rec.properties = redacted;
-                node.steps = VecDeque::from([Step::Create]);
+                node.steps = Steps::from([Step::Create]);
             }
             Action::Update => {
                 node.verb = Verb::Update;
                 node.redacted = redacted;
-                node.steps = VecDeque::from([Step::Update]);
+                node.steps = Steps::from([Step::Update]);
             }
             Action::Import => {
                 // Properties are recorded (the handler's read gets them) but never sent.
@@ -1309,7 +1433,7 @@ impl<'a> Runner<'a> {
                 rec.external = true;
                 rec.phase = ResourcePhase::Creating;
                 let wanted = wanted.expect("an import has an ExternalId");
-                node.steps = VecDeque::from([Step::Adopt(wanted)]);
+                node.steps = Steps::from([Step::Adopt(wanted)]);
             }
             Action::Resume => {
                 let pending_create = rec
@@ -1329,31 +1453,27 @@ impl<'a> Runner<'a> {
                     // A delete was sent and the run died (a rollback or a replacement cut
                     // short): the object is gone or going. Finish the delete, then create
                     // the resource anew, as a delete-before-create replacement does.
-                    node.replacement = Some(redacted);
-                    VecDeque::from([
+                    node.rare().replacement = Some(redacted);
+                    Steps::from([
                         Step::Delete(DeleteTarget::Current { forget: false }),
                         Step::Create,
                     ])
                 } else if pending_create || rec.physical_id.is_none() {
-                    VecDeque::from([Step::Create])
+                    Steps::from([Step::Create])
                 } else {
-                    VecDeque::from([Step::AwaitReady])
+                    Steps::from([Step::AwaitReady])
                 };
             }
             Action::Replace => match replace_order {
                 crate::provider::ReplaceOrder::DeleteBeforeCreate => {
                     // The record keeps the old object's properties until it is deleted;
                     // the create that follows records the new ones (see `Step::Create`).
-                    node.replacement = Some(redacted);
+                    node.rare().replacement = Some(redacted);
                     let old = DeleteTarget::Current { forget: false };
                     node.steps = if rec.deletion_policy == DeletionPolicy::Snapshot {
-                        VecDeque::from([
-                            Step::Snapshot(old.clone()),
-                            Step::Delete(old),
-                            Step::Create,
-                        ])
+                        Steps::from([Step::Snapshot(old.clone()), Step::Delete(old), Step::Create])
                     } else {
-                        VecDeque::from([Step::Delete(old), Step::Create])
+                        Steps::from([Step::Delete(old), Step::Create])
                     };
                 }
                 _ => {
@@ -1362,13 +1482,13 @@ impl<'a> Runner<'a> {
                             physical_id: old.clone(),
                             properties: rec.properties.clone(),
                         });
-                        node.deposed_here = Some(Box::new(old));
+                        node.rare().deposed_here = Some(old);
                     }
                     rec.type_name = Arc::clone(&type_name);
                     rec.properties = redacted;
                     rec.attributes = no_properties();
                     rec.pending = None;
-                    node.steps = VecDeque::from([Step::Create]);
+                    node.steps = Steps::from([Step::Create]);
                 }
             },
             Action::Delete | Action::Forget => {
@@ -1488,9 +1608,8 @@ impl<'a> Runner<'a> {
 
     /// Sends the node's call (its rate-limit slot is taken).
     fn call(&mut self, n: usize, step: Step) {
-        let node = &self.nodes[n];
-        let id = Arc::clone(&node.id);
-        let handler = Arc::clone(&node.handler);
+        let id = Arc::clone(&self.nodes[n].id);
+        let handler = Arc::clone(self.handler(n));
         let timeout = self.engine.options.call_timeout;
         let future: BoxFuture<'static, Done> = match step {
             Step::Create => {
@@ -1531,11 +1650,15 @@ impl<'a> Runner<'a> {
                 rec.phase = ResourcePhase::Creating;
                 rec.failure = None;
                 if self.phase == Phase::Forward
-                    && let Some(properties) = self.nodes[n].replacement.take()
+                    && let Some(properties) = self.nodes[n]
+                        .rare
+                        .as_deref_mut()
+                        .and_then(|r| r.replacement.take())
                 {
                     // The create half of a delete-before-create replacement.
                     rec.properties = properties;
-                    rec.type_name = Arc::clone(&self.nodes[n].type_name);
+                    rec.type_name =
+                        Arc::clone(&self.pollers[self.nodes[n].poller as usize].type_name);
                 }
                 let props = if self.phase == Phase::Forward {
                     Arc::clone(&self.nodes[n].clear)
@@ -1734,8 +1857,8 @@ impl<'a> Runner<'a> {
         // A failed snapshot is dropped: the next attempt takes a new one.
         let snapshot = pos
             .and_then(|i| rec.snapshots.remove(i).snapshot_id)
-            .map_or_else(|| "(no id)".to_owned(), |s| s.0);
-        let object = of.map_or_else(|| "(unknown object)".to_owned(), |p| p.0);
+            .map_or_else(|| "(no id)".to_owned(), |s| s.to_string());
+        let object = of.map_or_else(|| "(unknown object)".to_owned(), |p| p.to_string());
         self.put(&id);
         self.fail_node(
             n,
@@ -1757,8 +1880,8 @@ impl<'a> Runner<'a> {
     fn await_readiness(&mut self, n: usize) {
         let now = Instant::now();
         let node = &self.nodes[n];
-        let schema = node.handler.schema();
         let p = node.poller as usize;
+        let schema = self.pollers[p].handler.schema();
         let learned = self.learns(n).then_some(self.pollers[p].learned).flatten();
         let first = next_poll(
             Duration::ZERO,
@@ -2030,8 +2153,8 @@ impl<'a> Runner<'a> {
                         let object = self.state.resources[&*id]
                             .physical_id
                             .as_ref()
-                            .map_or_else(String::new, |p| p.0.clone());
-                        self.nodes[n].note = Some(Box::from(format!(
+                            .map_or_else(String::new, ToString::to_string);
+                        self.nodes[n].rare().note = Some(Box::from(format!(
                             "adopted the existing object {object} (ExternalId): the stack never \
                              updates nor deletes it"
                         )));
@@ -2048,7 +2171,7 @@ impl<'a> Runner<'a> {
                 let object = rec
                     .physical_id
                     .as_ref()
-                    .map_or_else(String::new, |p| p.0.clone());
+                    .map_or_else(String::new, ToString::to_string);
                 let message = format!(
                     "resource '{id}': ExternalId names {object}, but no {} with that id exists",
                     rec.type_name
@@ -2176,7 +2299,7 @@ impl<'a> Runner<'a> {
                     if still {
                         if now >= member.deadline {
                             self.pollers[p].members.remove(&n);
-                            let timeout = self.nodes[n].handler.schema().ready_timeout;
+                            let timeout = self.handler(n).schema().ready_timeout;
                             self.fail_node(
                                 n,
                                 format!("not ready after {timeout:?}"),
@@ -2337,7 +2460,7 @@ impl<'a> Runner<'a> {
             snapshot_id,
         });
         if self.nodes[n].verb == Verb::Delete {
-            self.nodes[n].note = Some(Box::from(note));
+            self.nodes[n].rare().note = Some(Box::from(note));
         } else {
             self.emit(n, Status::DeleteComplete, Some(note));
         }
@@ -2356,9 +2479,11 @@ impl<'a> Runner<'a> {
 
     fn complete_node(&mut self, n: usize) {
         self.nodes[n].clear = no_properties();
-        self.nodes[n].steps = VecDeque::new();
+        self.nodes[n].steps = Steps::default();
         let (_, complete, _) = self.nodes[n].verb.statuses();
-        let note = self.nodes[n].note.take().map(String::from);
+        let note = (self.nodes[n].rare.as_deref_mut())
+            .and_then(|r| r.note.take())
+            .map(String::from);
         self.emit(n, complete, note);
         self.finish_in_queue(n);
     }
@@ -2385,7 +2510,9 @@ impl<'a> Runner<'a> {
             self.put(&id);
         }
         self.nodes[n].steps.clear();
-        self.nodes[n].note = None;
+        if let Some(rare) = self.nodes[n].rare.as_deref_mut() {
+            rare.note = None;
+        }
         self.emit(n, failed, Some(message.clone()));
         self.failures.push(ResourceFailure {
             logical_id: id.to_string(),
@@ -2421,8 +2548,8 @@ impl<'a> Runner<'a> {
 
     fn note_left_behind(&mut self, id: &str) {
         if let Some(rec) = self.state.resources.get(id) {
-            let mut ids: Vec<String> = rec.physical_id.iter().map(|p| p.0.clone()).collect();
-            ids.extend(rec.deposed.iter().map(|d| d.physical_id.0.clone()));
+            let mut ids: Vec<String> = rec.physical_id.iter().map(ToString::to_string).collect();
+            ids.extend(rec.deposed.iter().map(|d| d.physical_id.to_string()));
             let what = if ids.is_empty() {
                 "(unknown object)".to_owned()
             } else {
@@ -2434,17 +2561,14 @@ impl<'a> Runner<'a> {
 
     // -- phases ---------------------------------------------------------------------------
 
+    /// Makes `nodes` the current phase, in the order `queue` gives (a queue built from
+    /// per-node lists of dependencies, or the error that refused them).
     fn install(
         &mut self,
         phase: Phase,
         nodes: Vec<Node>,
-        deps: Vec<Vec<usize>>,
-        priority: Option<Vec<u64>>,
+        queue: Result<DepQueue, QueueError>,
     ) -> Result<(), EngineError> {
-        let queue = match priority {
-            Some(p) => DepQueue::with_priorities(&deps, p.into_iter().map(|p| p as f64).collect()),
-            None => DepQueue::new(&deps),
-        };
         self.queue = queue
             .map_err(|e| EngineError::Internal(format!("the {phase:?} phase's graph: {e}")))?;
         self.phase = phase;
@@ -2460,8 +2584,9 @@ impl<'a> Runner<'a> {
         self.statuses.reserve(self.nodes.len());
         for node in &self.nodes {
             if let Some(status) = node.status {
+                let type_name = &self.pollers[node.poller as usize].type_name;
                 self.statuses
-                    .insert(Arc::clone(&node.id), (status, Arc::clone(&node.type_name)));
+                    .insert(Arc::clone(&node.id), (status, Arc::clone(type_name)));
             }
         }
     }
@@ -2482,40 +2607,56 @@ impl<'a> Runner<'a> {
         })
     }
 
-    fn forward_nodes(&mut self, prep: &Prepared) -> Result<PhaseNodes, EngineError> {
-        // Node `n` is the template's resource `prep.order[n]`.
+    /// The forward phase's nodes (node `n` is the template's resource `prep.order[n]`) and
+    /// their queue. The template's graph is already checked (acyclic, no duplicate edges),
+    /// so the queue is built from it as it is, without a copy of each list to check again.
+    fn forward_nodes(&mut self, prep: &Prepared) -> Result<(Vec<Node>, DepQueue), EngineError> {
+        let len = prep.order.len();
         let mut position = vec![usize::MAX; prep.active.len()];
         for (n, &i) in prep.order.iter().enumerate() {
             position[i] = n;
         }
-        let mut nodes = Vec::with_capacity(prep.order.len());
-        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(prep.order.len());
-        for &i in &prep.order {
+        let mut nodes = Vec::with_capacity(len);
+        // Compressed lists: node `n` depends on `targets[offsets[n]..offsets[n + 1]]`.
+        let mut offsets = Vec::with_capacity(len + 1);
+        offsets.push(0);
+        let mut targets = Vec::with_capacity(prep.graph.edge_count());
+        for (n, &i) in prep.order.iter().enumerate() {
             let (id, spec) = prep.resource(i);
-            nodes.push(self.new_node(id, &spec.type_name, VecDeque::new(), Verb::Create)?);
-            deps.push(prep.deps(i).map(|d| position[d]).collect());
-        }
-        // Priority: the longest chain of work still behind a node (critical path first).
-        let cost: Vec<u64> = nodes
-            .iter()
-            .map(|n| n.handler.schema().readiness_hint.as_millis() as u64 + 1)
-            .collect();
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
-        for (i, d) in deps.iter().enumerate() {
-            for &j in d {
-                dependents[j].push(i);
+            let shared = Arc::clone(prep.graph.shared_id(i));
+            nodes.push(self.new_node(shared, &spec.type_name, Steps::default(), Verb::Create)?);
+            for d in prep.deps(i) {
+                // `order` is topological: a dependency always comes first.
+                if position[d] >= n {
+                    return Err(EngineError::Internal(format!(
+                        "the forward phase's order puts {id} before its dependency {}",
+                        prep.graph.id(d)
+                    )));
+                }
+                targets.push(position[d]);
             }
+            offsets.push(targets.len());
         }
-        let mut priority = vec![0u64; nodes.len()];
-        for i in (0..nodes.len()).rev() {
-            let tail = dependents[i]
+        let queue =
+            DepQueue::from_unique_dependencies(len, |n| &targets[offsets[n]..offsets[n + 1]]);
+        // Priority: the longest chain of work still behind a node (critical path first);
+        // dependents come later in the order, so one backward pass computes it.
+        let mut priority = vec![0u64; len];
+        for n in (0..len).rev() {
+            let handler = &self.pollers[nodes[n].poller as usize].handler;
+            let cost = handler.schema().readiness_hint.as_millis() as u64 + 1;
+            let tail = queue
+                .dependents_of(n)
                 .iter()
                 .map(|&j| priority[j])
                 .max()
                 .unwrap_or(0);
-            priority[i] = cost[i] + tail;
+            priority[n] = cost + tail;
         }
-        Ok((nodes, deps, priority))
+        let queue = queue
+            .prioritized(priority.into_iter().map(|p| p as f64).collect())
+            .map_err(|e| EngineError::Internal(format!("the Forward phase's graph: {e}")))?;
+        Ok((nodes, queue))
     }
 
     /// Nodes that delete `ids` (and deposed objects of `deposed_of`), each after every
@@ -2558,7 +2699,7 @@ impl<'a> Runner<'a> {
                 steps.push_back(Step::Delete(current));
             }
             let type_name = rec.type_name.clone();
-            nodes.push(self.new_node(id, &type_name, steps, Verb::Delete)?);
+            nodes.push(self.new_node(Arc::from(id.as_str()), &type_name, steps, Verb::Delete)?);
             owners.push(id.clone());
         }
         for id in deposed_of {
@@ -2568,7 +2709,7 @@ impl<'a> Runner<'a> {
                 continue;
             }
             let type_name = rec.type_name.clone();
-            nodes.push(self.new_node(id, &type_name, steps, Verb::Delete)?);
+            nodes.push(self.new_node(Arc::from(id.as_str()), &type_name, steps, Verb::Delete)?);
             owners.push(id.clone());
         }
         let position: HashMap<&str, Vec<usize>> =
@@ -2764,8 +2905,8 @@ pub(crate) async fn apply(
     };
     runner.emit_stack(in_progress, None);
 
-    let (nodes, deps, priority) = runner.forward_nodes(prep)?;
-    runner.install(Phase::Forward, nodes, deps, Some(priority))?;
+    let (nodes, queue) = runner.forward_nodes(prep)?;
+    runner.install(Phase::Forward, nodes, Ok(queue))?;
     runner.run_phase().await?;
     let forward_failed = runner.phase_failed;
 
@@ -2794,7 +2935,7 @@ pub(crate) async fn apply(
             .collect();
         if !removed.is_empty() || !deposed.is_empty() {
             let (nodes, deps) = runner.delete_nodes(&removed, &deposed)?;
-            runner.install(Phase::Cleanup, nodes, deps, None)?;
+            runner.install(Phase::Cleanup, nodes, DepQueue::new(&deps))?;
             runner.run_phase().await?;
         }
         outputs = runner.outputs(prep);
@@ -2804,9 +2945,9 @@ pub(crate) async fn apply(
             .collect();
         runner.state.outputs = redacted;
         let stored = runner.state.outputs.clone();
-        runner
-            .journal
-            .push(JournalEntry::Outputs { outputs: stored });
+        runner.journal.push(JournalEntry::Outputs {
+            outputs: Box::new(stored),
+        });
         outputs = outputs
             .into_iter()
             .map(|(k, v)| (k, redact_clear(&prep.params, v)))
@@ -2875,8 +3016,8 @@ fn target_of(rec: &ResourceState, target: &DeleteTarget) -> (Option<PhysicalId>,
 
 /// The steps that delete the old objects of a record's replacements, each after its
 /// snapshot under `DeletionPolicy: Snapshot`.
-fn deposed_steps(rec: &ResourceState) -> VecDeque<Step> {
-    let mut steps = VecDeque::new();
+fn deposed_steps(rec: &ResourceState) -> Steps {
+    let mut steps = Steps::default();
     for d in &rec.deposed {
         let target = DeleteTarget::Deposed(d.physical_id.clone());
         if rec.deletion_policy == DeletionPolicy::Snapshot {
@@ -2900,9 +3041,8 @@ async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
         .nodes
         .iter()
         .filter_map(|n| {
-            n.deposed_here
-                .as_deref()
-                .map(|p| (Arc::clone(&n.id), p.clone()))
+            let deposed = n.rare.as_deref()?.deposed_here.as_ref()?;
+            Some((Arc::clone(&n.id), deposed.clone()))
         })
         .collect();
     let mut seen = HashSet::new();
@@ -2941,7 +3081,7 @@ async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
         }
     }
     let failures_before = runner.failures.len();
-    runner.install(Phase::Rollback, nodes, deps, None)?;
+    runner.install(Phase::Rollback, nodes, DepQueue::new(&deps))?;
     runner.run_phase().await?;
     for (id, deposed) in hidden {
         if let Some(rec) = runner.state.resources.get_mut(&*id) {
@@ -2974,7 +3114,7 @@ async fn rollback(runner: &mut Runner<'_>) -> Result<Status, EngineError> {
         };
         let (type_name, physical_id) = (
             Arc::clone(&rec.type_name),
-            rec.physical_id.as_ref().map(|p| p.0.clone()),
+            rec.physical_id.as_ref().map(ToString::to_string),
         );
         runner.forget(&id);
         runner.emit_raw(
@@ -3025,7 +3165,7 @@ pub(crate) async fn destroy(
     runner.emit_stack(Status::DeleteInProgress, None);
     let ids: Vec<String> = runner.state.resources.keys().cloned().collect();
     let (nodes, deps) = runner.delete_nodes(&ids, &[])?;
-    runner.install(Phase::Destroy, nodes, deps, None)?;
+    runner.install(Phase::Destroy, nodes, DepQueue::new(&deps))?;
     runner.run_phase().await?;
     let status = if runner.failures.is_empty() && !runner.cancelled {
         Status::DeleteComplete

@@ -85,6 +85,12 @@ pub trait ResourceLookup {
     fn physical_id(&self, logical_id: &str) -> Lookup;
     /// The attribute `attribute` of the resource `logical_id`.
     fn attribute(&self, logical_id: &str, attribute: &str) -> Lookup;
+    /// True when [`physical_id`](Self::physical_id) would answer [`Lookup::Unknown`]: a
+    /// planner asks it first, to mark a plain reference "known after apply" without
+    /// building a value or an error. Override it when the answer is cheaper than the id.
+    fn is_unknown(&self, logical_id: &str) -> bool {
+        matches!(self.physical_id(logical_id), Lookup::Unknown)
+    }
 }
 
 /// A [`ResourceLookup`] with no resources: every lookup is [`Lookup::Missing`]. For

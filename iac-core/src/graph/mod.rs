@@ -27,6 +27,7 @@ mod refs;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use rustc_hash::FxHashMap;
@@ -167,8 +168,9 @@ impl Adjacency {
 /// acyclic.
 #[derive(Debug, Clone)]
 pub struct DepGraph {
-    ids: Vec<String>,
-    index: FxHashMap<String, usize>,
+    /// Shared: the engine's nodes hold the same strings.
+    ids: Vec<Arc<str>>,
+    index: FxHashMap<Arc<str>, usize>,
     /// Node → the nodes it depends on.
     dependencies: Adjacency,
     /// Node → the nodes that depend on it.
@@ -183,7 +185,11 @@ impl DepGraph {
     /// a resource adds no edge and is not an error here: it may be a parameter or a pseudo
     /// parameter, which [`crate::validate::validate`] checks.
     pub fn from_template(template: &Template) -> Result<DepGraph, GraphError> {
-        let ids: Vec<String> = template.resources.keys().cloned().collect();
+        let ids: Vec<Arc<str>> = template
+            .resources
+            .keys()
+            .map(|k| Arc::from(k.as_str()))
+            .collect();
         let index = index_of_ids(&ids);
         let mut offsets = Vec::with_capacity(ids.len() + 1);
         offsets.push(0);
@@ -221,7 +227,7 @@ impl DepGraph {
                 }
             });
             for dep in &spec.depends_on {
-                match index.get(dep) {
+                match index.get(dep.as_str()) {
                     Some(&target) => scratch.push(target),
                     None => missing.push(MissingReference {
                         path: join_key(&join_key("Resources", id), "DependsOn"),
@@ -239,7 +245,7 @@ impl DepGraph {
         let dependencies = Adjacency { offsets, targets };
         let cycles: Vec<Cycle> = cycles_of(&dependencies)
             .into_iter()
-            .map(|cycle| Cycle(cycle.into_iter().map(|i| ids[i].clone()).collect()))
+            .map(|cycle| Cycle(cycle.into_iter().map(|i| ids[i].to_string()).collect()))
             .collect();
         if !missing.is_empty() || !cycles.is_empty() {
             return Err(GraphError::Invalid { missing, cycles });
@@ -259,6 +265,7 @@ impl DepGraph {
         ids: Vec<String>,
         dependencies: &[Vec<usize>],
     ) -> Result<DepGraph, GraphError> {
+        let ids: Vec<Arc<str>> = ids.into_iter().map(Arc::from).collect();
         let index = index_of_ids(&ids);
         let mut offsets = Vec::with_capacity(ids.len() + 1);
         offsets.push(0);
@@ -272,7 +279,7 @@ impl DepGraph {
                 } else {
                     missing.push(MissingReference {
                         path: join_key(id, "DependsOn"),
-                        from: id.clone(),
+                        from: id.to_string(),
                         kind: RefKind::Ref,
                         name: format!("#{dep}"),
                     });
@@ -292,7 +299,7 @@ impl DepGraph {
         let dependencies = Adjacency { offsets, targets };
         let cycles: Vec<Cycle> = cycles_of(&dependencies)
             .into_iter()
-            .map(|cycle| Cycle(cycle.into_iter().map(|i| ids[i].clone()).collect()))
+            .map(|cycle| Cycle(cycle.into_iter().map(|i| ids[i].to_string()).collect()))
             .collect();
         if !missing.is_empty() || !cycles.is_empty() {
             return Err(GraphError::Invalid { missing, cycles });
@@ -317,7 +324,7 @@ impl DepGraph {
     }
 
     /// The logical ids, in template order (index `i` is node `i`).
-    pub fn ids(&self) -> &[String] {
+    pub fn ids(&self) -> &[Arc<str>] {
         &self.ids
     }
 
@@ -326,9 +333,19 @@ impl DepGraph {
         self.index.get(id).copied()
     }
 
+    /// The logical id of node `node`, shared. Panics when `node >= len()`.
+    pub fn shared_id(&self, node: usize) -> &Arc<str> {
+        &self.ids[node]
+    }
+
     /// The logical id of node `node`. Panics when `node >= len()`, like slice indexing.
     pub fn id(&self, node: usize) -> &str {
         &self.ids[node]
+    }
+
+    /// The number of edges (each dependency of each node, once).
+    pub fn edge_count(&self) -> usize {
+        self.dependencies.targets.len()
     }
 
     /// The nodes `node` depends on, in template order, without duplicates.
@@ -435,10 +452,10 @@ impl DepGraph {
     }
 }
 
-fn index_of_ids(ids: &[String]) -> FxHashMap<String, usize> {
+fn index_of_ids(ids: &[Arc<str>]) -> FxHashMap<Arc<str>, usize> {
     ids.iter()
         .enumerate()
-        .map(|(i, id)| (id.clone(), i))
+        .map(|(i, id)| (Arc::clone(id), i))
         .collect()
 }
 

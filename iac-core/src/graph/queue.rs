@@ -307,7 +307,7 @@ impl DepQueue {
         queue
     }
 
-    fn dependents_of(&self, node: usize) -> &[usize] {
+    pub(crate) fn dependents_of(&self, node: usize) -> &[usize] {
         &self.dependents[self.offsets[node]..self.offsets[node + 1]]
     }
 

@@ -1,25 +1,67 @@
 //! In-memory state store, for tests and short-lived programs.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use rustc_hash::FxHashMap;
 
 use super::{JournalEntry, LockInfo, StackState, StateError, StateLock, StateStore, check_serial};
 
+/// One stack: its last saved state and the journal appended since.
+#[derive(Debug)]
+struct Stored {
+    state: StackState,
+    /// Kept as appended (one batch per append, never copied to grow), as a file store
+    /// keeps its journal file: folded into `state` on the next load, so an entry is applied
+    /// at most once, and never when a save replaces the journal first (the end of every
+    /// apply).
+    journal: Vec<Vec<JournalEntry>>,
+    /// Entries appended since the last save (folded or not).
+    appended: usize,
+}
+
+impl Stored {
+    /// The state with its journal applied.
+    fn current(&mut self) -> &StackState {
+        for entry in self.journal.drain(..).flatten() {
+            self.state.apply_owned_entry(entry);
+        }
+        &self.state
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    /// The last saved state of each stack with its journal applied as it arrives (the
-    /// same result as replaying the journal on load, without keeping the entries).
-    states: HashMap<String, StackState>,
-    /// Entries appended since the last save.
-    journal_lens: HashMap<String, usize>,
-    locks: HashMap<String, LockInfo>,
+    stacks: FxHashMap<String, Stored>,
+    locks: FxHashMap<String, LockInfo>,
 }
 
 impl Inner {
     fn stored_serial(&self, stack: &str) -> u64 {
-        self.states.get(stack).map_or(0, |s| s.serial)
+        self.stacks.get(stack).map_or(0, |s| s.state.serial)
+    }
+
+    fn put(&mut self, state: StackState) -> Result<(), StateError> {
+        check_serial(&state, self.stored_serial(&state.stack))?;
+        match self.stacks.get_mut(&state.stack) {
+            Some(stored) => {
+                // The journal is superseded by the state saved after it.
+                stored.journal = Vec::new();
+                stored.appended = 0;
+                stored.state = state;
+            }
+            None => {
+                self.stacks.insert(
+                    state.stack.clone(),
+                    Stored {
+                        state,
+                        journal: Vec::new(),
+                        appended: 0,
+                    },
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -41,15 +83,14 @@ impl MemoryStateStore {
     /// Number of journal entries not yet folded into a saved state (for tests).
     pub fn journal_len(&self, stack: &str) -> usize {
         self.lock_inner()
-            .journal_lens
+            .stacks
             .get(stack)
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |s| s.appended)
     }
 
     fn lock_inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave `Inner` half-written: every method
-        // below does one map operation.
+        // A panic while holding the lock cannot leave `Inner` half-written: the methods
+        // below do map operations and apply journal entries, none of which panics.
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -82,51 +123,110 @@ impl StateStore for MemoryStateStore {
     }
 
     async fn load(&self, stack: &str) -> Result<Option<StackState>, StateError> {
-        Ok(self.lock_inner().states.get(stack).cloned())
+        Ok(self
+            .lock_inner()
+            .stacks
+            .get_mut(stack)
+            .map(|stored| stored.current().clone()))
     }
 
     async fn save(&self, state: &StackState) -> Result<(), StateError> {
         let mut inner = self.lock_inner();
         check_serial(state, inner.stored_serial(&state.stack))?;
-        inner.journal_lens.remove(&state.stack);
-        inner.states.insert(state.stack.clone(), state.clone());
-        Ok(())
+        inner.put(state.clone())
     }
 
     async fn save_owned(&self, state: StackState) -> Result<(), StateError> {
-        let mut inner = self.lock_inner();
-        check_serial(&state, inner.stored_serial(&state.stack))?;
-        inner.journal_lens.remove(&state.stack);
-        inner.states.insert(state.stack.clone(), state);
-        Ok(())
+        self.lock_inner().put(state)
     }
 
     async fn append(&self, stack: &str, entries: Vec<JournalEntry>) -> Result<(), StateError> {
         let mut inner = self.lock_inner();
-        // Keys are copied only for a stack seen for the first time (an apply appends once
-        // per step).
-        match inner.journal_lens.get_mut(stack) {
-            Some(len) => *len += entries.len(),
-            None => {
-                inner.journal_lens.insert(stack.to_owned(), entries.len());
+        match inner.stacks.get_mut(stack) {
+            Some(stored) => {
+                stored.appended += entries.len();
+                stored.journal.push(entries);
             }
-        }
-        if !inner.states.contains_key(stack) {
-            inner
-                .states
-                .insert(stack.to_owned(), StackState::new(stack));
-        }
-        let state = inner.states.get_mut(stack).expect("inserted above");
-        for entry in entries {
-            state.apply_owned_entry(entry);
+            None => {
+                // A journal with no saved state before it, as a file store allows.
+                inner.stacks.insert(
+                    stack.to_owned(),
+                    Stored {
+                        state: StackState::new(stack),
+                        appended: entries.len(),
+                        journal: vec![entries],
+                    },
+                );
+            }
         }
         Ok(())
     }
 
     async fn remove(&self, stack: &str) -> Result<(), StateError> {
         let mut inner = self.lock_inner();
-        inner.states.remove(stack);
-        inner.journal_lens.remove(stack);
+        inner.stacks.remove(stack);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::PhysicalId;
+    use crate::state::{ResourcePhase, ResourceState};
+
+    fn put(id: &str, physical: &str) -> JournalEntry {
+        JournalEntry::Put {
+            logical_id: Arc::from(id),
+            resource: Box::new(ResourceState {
+                type_name: "Mem::Thing".into(),
+                physical_id: Some(PhysicalId::new(physical)),
+                phase: ResourcePhase::Ready,
+                properties: Default::default(),
+                attributes: Default::default(),
+                depends_on: Default::default(),
+                generation: 1,
+                deletion_policy: Default::default(),
+                pending: None,
+                deposed: Default::default(),
+                failure: None,
+                external: false,
+                snapshots: Default::default(),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_journal_is_kept_until_a_load_folds_it_and_a_save_supersedes_it() {
+        let store = MemoryStateStore::new();
+        let mut state = StackState::new("s");
+        state.bump_serial();
+        store.save(&state).await.unwrap();
+        store.append("s", vec![put("A", "a-1")]).await.unwrap();
+        store
+            .append("s", vec![put("B", "b-1"), put("A", "a-2")])
+            .await
+            .unwrap();
+        assert_eq!(store.journal_len("s"), 3);
+        let loaded = store.load("s").await.unwrap().unwrap();
+        let ids: Vec<_> = loaded
+            .resources
+            .iter()
+            .map(|(k, r)| (k.as_str(), r.physical_id.as_ref().unwrap().as_str()))
+            .collect();
+        assert_eq!(ids, [("A", "a-2"), ("B", "b-1")], "replayed in order");
+        // Folded once: a second load (and an append after it) sees the same and more.
+        store.append("s", vec![put("C", "c-1")]).await.unwrap();
+        let again = store.load("s").await.unwrap().unwrap();
+        assert_eq!(again.resources.len(), 3);
+        assert_eq!(again.serial, 1, "appends do not change the serial");
+        assert_eq!(store.journal_len("s"), 4, "counted since the last save");
+        let mut next = again.clone();
+        next.bump_serial();
+        next.resources.shift_remove("C");
+        store.save_owned(next).await.unwrap();
+        assert_eq!(store.journal_len("s"), 0);
+        let saved = store.load("s").await.unwrap().unwrap();
+        assert_eq!(saved.resources.len(), 2, "the save replaced the journal");
     }
 }

@@ -139,7 +139,7 @@ impl StackState {
                     rec.phase = ResourcePhase::Ready;
                 }
             }
-            JournalEntry::Outputs { outputs } => self.outputs = outputs,
+            JournalEntry::Outputs { outputs } => self.outputs = *outputs,
             JournalEntry::Template { template } => {
                 self.reserve_for(&template);
                 self.template = Some(template);
@@ -317,8 +317,9 @@ pub enum JournalEntry {
     },
     /// Sets the outputs.
     Outputs {
-        /// The new outputs.
-        outputs: IndexMap<String, Value>,
+        /// The new outputs (boxed: the journal holds many entries, and this one, the
+        /// largest, comes once per apply).
+        outputs: Box<IndexMap<String, Value>>,
     },
     /// Sets the template of the apply in progress.
     Template {
