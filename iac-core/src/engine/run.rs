@@ -863,6 +863,8 @@ struct Runner<'a> {
     journal: Vec<JournalEntry>,
     /// A buffer for the JSON paths of evaluations, reused by every node.
     path: String,
+    /// The dependency list of every record that has none, shared.
+    no_deps: Arc<[Arc<str>]>,
     halted: bool,
     cancelled: bool,
     /// Logical ids this run created an object for (rollback deletes them).
@@ -922,6 +924,7 @@ impl<'a> Runner<'a> {
             rng,
             journal: Vec::new(),
             path: String::new(),
+            no_deps: Arc::new([]),
             halted: false,
             cancelled: false,
             created: Vec::new(),
@@ -1368,10 +1371,13 @@ impl<'a> Runner<'a> {
                 .0
             }
         };
-        let deps: Arc<[String]> = prep
-            .deps(prep.order[n])
-            .map(|d| prep.graph.id(d).to_owned())
-            .collect();
+        let deps: Arc<[Arc<str>]> = if prep.deps(prep.order[n]).next().is_none() {
+            Arc::clone(&self.no_deps)
+        } else {
+            prep.deps(prep.order[n])
+                .map(|d| Arc::clone(prep.graph.shared_id(d)))
+                .collect()
+        };
         // The node's shared name of its type (one string per type in the states).
         let node_type = self.type_name(n);
         let type_name: Arc<str> = if **node_type == *spec.type_name {
@@ -2724,7 +2730,7 @@ impl<'a> Runner<'a> {
         for (i, id) in owners.iter().enumerate() {
             // `id` depends on each of its recorded dependencies: they wait for it.
             for dependency in self.state.resources[id].depends_on.iter() {
-                for &j in position.get(dependency.as_str()).into_iter().flatten() {
+                for &j in position.get(&**dependency).into_iter().flatten() {
                     if j != i {
                         deps[j].push(i);
                     }
@@ -2737,7 +2743,24 @@ impl<'a> Runner<'a> {
     /// The run's report. The run is over: it releases the nodes first, so that the report's
     /// copies do not add to the run's peak of memory.
     fn report(&mut self, status: Status, outputs: IndexMap<String, Value>) -> Report {
-        self.keep_statuses();
+        // The current phase's statuses by record, through the nodes' slots (no map of every
+        // resource's name); those of nodes whose record is gone join the earlier phases'.
+        let mut current: Vec<Option<Status>> = vec![None; self.state.resources.len()];
+        for n in 0..self.nodes.len() {
+            let Some(node_status) = self.nodes[n].status else {
+                continue;
+            };
+            match self.slot(n) {
+                // (Before any earlier phase's status of the same resource.)
+                Some(i) => current[i] = Some(node_status),
+                None => {
+                    let node = &self.nodes[n];
+                    let type_name = &self.pollers[node.poller as usize].type_name;
+                    self.statuses
+                        .insert(Arc::clone(&node.id), (node_status, Arc::clone(type_name)));
+                }
+            }
+        }
         self.nodes = Vec::new();
         let mut deleted: Vec<ResourceSummary> = Vec::new();
         for (id, (status, type_name)) in &self.statuses {
@@ -2753,22 +2776,24 @@ impl<'a> Runner<'a> {
         self.created = Vec::new();
         let mut resources: Vec<ResourceSummary> =
             Vec::with_capacity(self.state.resources.len() + deleted.len());
-        resources.extend(self.state.resources.iter().map(|(id, rec)| {
-            ResourceSummary {
-                logical_id: id.clone(),
-                type_name: String::from(&*rec.type_name),
-                physical_id: rec.physical_id.clone(),
-                status: self
-                    .statuses
-                    .get(id.as_str())
-                    .map(|(status, _)| *status)
-                    .unwrap_or(match rec.phase {
-                        ResourcePhase::Ready => Status::CreateComplete,
-                        ResourcePhase::Failed => Status::CreateFailed,
-                        _ => Status::CreateInProgress,
-                    }),
-            }
-        }));
+        resources.extend(
+            self.state
+                .resources
+                .iter()
+                .zip(current)
+                .map(|((id, rec), now)| ResourceSummary {
+                    logical_id: id.clone(),
+                    type_name: String::from(&*rec.type_name),
+                    physical_id: rec.physical_id.clone(),
+                    status: now
+                        .or_else(|| self.statuses.get(id.as_str()).map(|(status, _)| *status))
+                        .unwrap_or(match rec.phase {
+                            ResourcePhase::Ready => Status::CreateComplete,
+                            ResourcePhase::Failed => Status::CreateFailed,
+                            _ => Status::CreateInProgress,
+                        }),
+                }),
+        );
         resources.extend(deleted);
         Report {
             stack: self.stack.to_string(),

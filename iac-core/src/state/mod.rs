@@ -235,7 +235,7 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-fn is_empty_list(list: &Arc<[String]>) -> bool {
+fn is_empty_list(list: &Arc<[Arc<str>]>) -> bool {
     list.is_empty()
 }
 
@@ -257,9 +257,10 @@ pub struct ResourceState {
     #[serde(default)]
     pub attributes: Arc<Attributes>,
     /// Logical ids it depended on when last applied (destroy order without a template).
-    /// Shared: the journal's copies of a record cost no copy of the list.
+    /// Shared: the journal's copies of a record cost no copy of the list, and the ids are
+    /// the engine's own (one string per logical id).
     #[serde(default, skip_serializing_if = "is_empty_list")]
-    pub depends_on: Arc<[String]>,
+    pub depends_on: Arc<[Arc<str>]>,
     /// How many creates were started for it (part of the client token).
     pub generation: u64,
     /// Its deletion policy when last applied.
