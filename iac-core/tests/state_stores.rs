@@ -553,6 +553,42 @@ async fn the_memory_store_behaves_alike() {
     stale_saves_fail(&memory).await;
 }
 
+/// The memory store keeps the journal as appended until a load folds it in (once) or a save
+/// supersedes it; `journal_len` counts the entries appended since the last save.
+#[tokio::test]
+async fn the_memory_store_folds_its_journal_on_load_and_drops_it_on_save() {
+    let store = MemoryStateStore::new();
+    let mut state = StackState::new("s");
+    state.bump_serial();
+    store.save(&state).await.unwrap();
+    store.append("s", vec![put("A", "a-1")]).await.unwrap();
+    store
+        .append("s", vec![put("B", "b-1"), put("A", "a-2")])
+        .await
+        .unwrap();
+    assert_eq!(store.journal_len("s"), 3);
+    let loaded = store.load("s").await.unwrap().unwrap();
+    let ids: Vec<_> = loaded
+        .resources
+        .iter()
+        .map(|(k, r)| (k.as_str(), r.physical_id.as_ref().unwrap().as_str()))
+        .collect();
+    assert_eq!(ids, [("A", "a-2"), ("B", "b-1")], "replayed in order");
+    // Folded once: a second load (and an append after it) sees the same and more.
+    store.append("s", vec![put("C", "c-1")]).await.unwrap();
+    let again = store.load("s").await.unwrap().unwrap();
+    assert_eq!(again.resources.len(), 3);
+    assert_eq!(again.serial, 1, "appends do not change the serial");
+    assert_eq!(store.journal_len("s"), 4, "counted since the last save");
+    let mut next = again.clone();
+    next.bump_serial();
+    next.resources.shift_remove("C");
+    store.save_owned(next).await.unwrap();
+    assert_eq!(store.journal_len("s"), 0);
+    let saved = store.load("s").await.unwrap().unwrap();
+    assert_eq!(saved.resources.len(), 2, "the save replaced the journal");
+}
+
 // --- PostgreSQL -------------------------------------------------------------------------
 
 /// The test database's URL, or `None` (with "skipped" printed) outside CI.

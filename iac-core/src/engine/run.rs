@@ -24,8 +24,10 @@ use super::{
     EngineError, EngineInner, FailurePolicy, Report, ResourceFailure, ResourceSummary, RunOptions,
     StackInput,
 };
-use crate::eval::{EvalContext, EvalError, Lookup, ResourceLookup, evaluate, resolve_conditions};
-use crate::expr::Expr;
+use crate::eval::{
+    EvalContext, EvalError, Lookup, ResourceLookup, evaluate, is_unknown_reference,
+    resolve_conditions,
+};
 use crate::graph::{DepGraph, DepQueue, QueueError};
 use crate::model::{DeletionPolicy, ResourceSpec, Template};
 use crate::params::{ParamValues, resolve_parameters};
@@ -251,33 +253,36 @@ struct StateLookup<'a> {
     unknown: Option<&'a FxHashSet<&'a str>>,
 }
 
-impl ResourceLookup for StateLookup<'_> {
-    fn physical_id(&self, logical_id: &str) -> Lookup {
+impl StateLookup<'_> {
+    /// The recorded object id of `logical_id`: `None` when it is known only after apply,
+    /// `Some(None)` when the resource has none (and no id is coming).
+    fn recorded_id(&self, logical_id: &str) -> Option<Option<&PhysicalId>> {
         if self.unknown.is_some_and(|u| u.contains(logical_id)) {
-            return Lookup::Unknown;
+            return None;
         }
-        match self
+        let id = self
             .state
             .resources
             .get(logical_id)
-            .and_then(|r| r.physical_id.as_ref())
-        {
-            Some(id) => Lookup::Known(Value::String(id.as_str().to_owned())),
-            None if self.unknown.is_some() => Lookup::Unknown,
-            None => Lookup::Missing,
+            .and_then(|r| r.physical_id.as_ref());
+        match id {
+            None if self.unknown.is_some() => None,
+            id => Some(id),
+        }
+    }
+}
+
+impl ResourceLookup for StateLookup<'_> {
+    fn physical_id(&self, logical_id: &str) -> Lookup {
+        match self.recorded_id(logical_id) {
+            None => Lookup::Unknown,
+            Some(Some(id)) => Lookup::Known(Value::String(id.as_str().to_owned())),
+            Some(None) => Lookup::Missing,
         }
     }
 
     fn is_unknown(&self, logical_id: &str) -> bool {
-        match self.unknown {
-            Some(u) if u.contains(logical_id) => true,
-            Some(_) => self
-                .state
-                .resources
-                .get(logical_id)
-                .is_none_or(|r| r.physical_id.is_none()),
-            None => false,
-        }
+        self.recorded_id(logical_id).is_none()
     }
 
     fn attribute(&self, logical_id: &str, attribute: &str) -> Lookup {
@@ -351,7 +356,7 @@ fn evaluate_resource(
     path.push_str(".Properties.");
     let prefix = path.len();
     for (name, expr) in &spec.properties {
-        if want_planned && !want_properties && is_plain_unknown_reference(expr, &ctx) {
+        if want_planned && !want_properties && is_unknown_reference(expr, &ctx) {
             planned.push((name.clone(), PlannedValue::Unknown));
             continue;
         }
@@ -402,21 +407,6 @@ fn evaluate_resource(
         redacted,
         planned,
     })
-}
-
-/// True for `{"Ref": id}` of a resource whose id is known only after apply: what evaluating
-/// it would say (an unknown-value error), without making that error. The same order as
-/// evaluation: `NoValue`, parameters and pseudo parameters come before resources.
-fn is_plain_unknown_reference(expr: &Expr, ctx: &EvalContext<'_>) -> bool {
-    match expr {
-        Expr::Ref(name) => {
-            !name.ends_with("::NoValue")
-                && ctx.parameters.get(name).is_none()
-                && !ctx.pseudo.contains_key(name)
-                && ctx.resources.is_unknown(name)
-        }
-        _ => false,
-    }
 }
 
 pub(crate) fn plan(
@@ -839,7 +829,6 @@ enum Phase {
     Destroy,
 }
 
-/// A phase's nodes, their dependencies (indices) and their priorities.
 struct Runner<'a> {
     engine: &'a EngineInner,
     prep: Option<&'a Prepared>,
@@ -988,7 +977,7 @@ impl<'a> Runner<'a> {
             rare.last_physical_id.as_ref().map(ToString::to_string)
         });
         let id = Arc::clone(&node.id);
-        let type_name = Arc::clone(&self.pollers[node.poller as usize].type_name);
+        let type_name = Arc::clone(self.type_name(n));
         self.emit_raw(id, type_name, physical_id, status, reason);
     }
 
@@ -1371,12 +1360,11 @@ impl<'a> Runner<'a> {
                 .0
             }
         };
-        let deps: Arc<[Arc<str>]> = if prep.deps(prep.order[n]).next().is_none() {
+        let mut deps = prep.deps(prep.order[n]).peekable();
+        let deps: Arc<[Arc<str>]> = if deps.peek().is_none() {
             Arc::clone(&self.no_deps)
         } else {
-            prep.deps(prep.order[n])
-                .map(|d| Arc::clone(prep.graph.shared_id(d)))
-                .collect()
+            deps.map(|d| Arc::clone(&prep.graph.ids()[d])).collect()
         };
         // The node's shared name of its type (one string per type in the states).
         let node_type = self.type_name(n);
@@ -1409,14 +1397,11 @@ impl<'a> Runner<'a> {
             }
         };
         self.cache_slot(n, slot);
+        let replace_order = self.handler(n).schema().replace_order;
         let node = &mut self.nodes[n];
         let rec = &mut self.state.resources[slot];
         rec.depends_on = deps;
         rec.deletion_policy = spec.deletion_policy;
-        let replace_order = self.pollers[node.poller as usize]
-            .handler
-            .schema()
-            .replace_order;
         node.verb = Verb::Create;
         match action {
             Action::NoOp => {
@@ -2588,13 +2573,17 @@ impl<'a> Runner<'a> {
     /// Moves the statuses of the current phase's nodes to `statuses`, before the nodes go.
     fn keep_statuses(&mut self) {
         self.statuses.reserve(self.nodes.len());
-        for node in &self.nodes {
-            if let Some(status) = node.status {
-                let type_name = &self.pollers[node.poller as usize].type_name;
-                self.statuses
-                    .insert(Arc::clone(&node.id), (status, Arc::clone(type_name)));
+        for n in 0..self.nodes.len() {
+            if let Some(status) = self.nodes[n].status {
+                self.keep_status(n, status);
             }
         }
+    }
+
+    /// Keeps node `n`'s last status (with its type) beyond its phase.
+    fn keep_status(&mut self, n: usize, status: Status) {
+        let entry = (status, Arc::clone(self.type_name(n)));
+        self.statuses.insert(Arc::clone(&self.nodes[n].id), entry);
     }
 
     /// Marks a node done in the queue. The queue refuses only a node it did not hand out,
@@ -2616,7 +2605,10 @@ impl<'a> Runner<'a> {
     /// The forward phase's nodes (node `n` is the template's resource `prep.order[n]`) and
     /// their queue. The template's graph is already checked (acyclic, no duplicate edges),
     /// so the queue is built from it as it is, without a copy of each list to check again.
-    fn forward_nodes(&mut self, prep: &Prepared) -> Result<(Vec<Node>, DepQueue), EngineError> {
+    fn forward_nodes(
+        &mut self,
+        prep: &Prepared,
+    ) -> Result<(Vec<Node>, Result<DepQueue, QueueError>), EngineError> {
         let len = prep.order.len();
         let mut position = vec![usize::MAX; prep.active.len()];
         for (n, &i) in prep.order.iter().enumerate() {
@@ -2629,7 +2621,7 @@ impl<'a> Runner<'a> {
         let mut targets = Vec::with_capacity(prep.graph.edge_count());
         for (n, &i) in prep.order.iter().enumerate() {
             let (id, spec) = prep.resource(i);
-            let shared = Arc::clone(prep.graph.shared_id(i));
+            let shared = Arc::clone(&prep.graph.ids()[i]);
             nodes.push(self.new_node(shared, &spec.type_name, Steps::default(), Verb::Create)?);
             for d in prep.deps(i) {
                 // `order` is topological: a dependency always comes first.
@@ -2659,9 +2651,7 @@ impl<'a> Runner<'a> {
                 .unwrap_or(0);
             priority[n] = cost + tail;
         }
-        let queue = queue
-            .prioritized(priority.into_iter().map(|p| p as f64).collect())
-            .map_err(|e| EngineError::Internal(format!("the Forward phase's graph: {e}")))?;
+        let queue = queue.prioritized(priority.into_iter().map(|p| p as f64).collect());
         Ok((nodes, queue))
     }
 
@@ -2753,12 +2743,7 @@ impl<'a> Runner<'a> {
             match self.slot(n) {
                 // (Before any earlier phase's status of the same resource.)
                 Some(i) => current[i] = Some(node_status),
-                None => {
-                    let node = &self.nodes[n];
-                    let type_name = &self.pollers[node.poller as usize].type_name;
-                    self.statuses
-                        .insert(Arc::clone(&node.id), (node_status, Arc::clone(type_name)));
-                }
+                None => self.keep_status(n, node_status),
             }
         }
         self.nodes = Vec::new();
@@ -2931,7 +2916,7 @@ pub(crate) async fn apply(
     runner.emit_stack(in_progress, None);
 
     let (nodes, queue) = runner.forward_nodes(prep)?;
-    runner.install(Phase::Forward, nodes, Ok(queue))?;
+    runner.install(Phase::Forward, nodes, queue)?;
     runner.run_phase().await?;
     let forward_failed = runner.phase_failed;
 

@@ -104,20 +104,34 @@ pub(super) fn call(
     }
 }
 
+/// What `Ref name` names, in the order evaluation looks: NoValue, then a parameter, then a
+/// pseudo parameter, then a resource.
+pub(super) enum RefTarget<'v> {
+    NoValue,
+    Value(&'v Value),
+    Resource,
+}
+
+pub(super) fn ref_target<'v>(name: &str, ctx: &EvalContext<'v>) -> RefTarget<'v> {
+    if name.ends_with("::NoValue") {
+        RefTarget::NoValue
+    } else if let Some(value) = ctx.parameters.get(name).or_else(|| ctx.pseudo.get(name)) {
+        RefTarget::Value(value)
+    } else {
+        RefTarget::Resource
+    }
+}
+
 /// `Ref name` at `path`: NoValue, a parameter, a pseudo parameter or a physical id.
 pub(super) fn reference(
     name: &str,
     ctx: &EvalContext<'_>,
     path: &str,
 ) -> Result<Option<Value>, EvalError> {
-    if name.ends_with("::NoValue") {
-        return Ok(None);
-    }
-    if let Some(value) = ctx.parameters.get(name) {
-        return Ok(Some(value.clone()));
-    }
-    if let Some(value) = ctx.pseudo.get(name) {
-        return Ok(Some(value.clone()));
+    match ref_target(name, ctx) {
+        RefTarget::NoValue => return Ok(None),
+        RefTarget::Value(value) => return Ok(Some(value.clone())),
+        RefTarget::Resource => {}
     }
     match ctx.resources.physical_id(name) {
         Lookup::Known(value) => Ok(Some(value)),

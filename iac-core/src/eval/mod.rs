@@ -322,6 +322,21 @@ pub fn evaluate_properties(
     eval_map(props, ctx, path).map_err(|e| e.redacted(ctx.parameters))
 }
 
+/// True for `{"Ref": id}` of a resource whose id is known only after apply: what
+/// [`evaluate`] would answer with [`EvalError::Unknown`], told without making that error (a
+/// plan asks it of every property that is a plain reference).
+pub(crate) fn is_unknown_reference(expr: &Expr, ctx: &EvalContext<'_>) -> bool {
+    match expr {
+        Expr::Ref(name) => {
+            matches!(
+                functions::ref_target(name, ctx),
+                functions::RefTarget::Resource
+            ) && ctx.resources.is_unknown(name)
+        }
+        _ => false,
+    }
+}
+
 /// `path.key`, or `key` at the root.
 pub(crate) fn join_key(path: &str, key: &str) -> String {
     if path.is_empty() {

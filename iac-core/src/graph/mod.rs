@@ -333,11 +333,6 @@ impl DepGraph {
         self.index.get(id).copied()
     }
 
-    /// The logical id of node `node`, shared. Panics when `node >= len()`.
-    pub fn shared_id(&self, node: usize) -> &Arc<str> {
-        &self.ids[node]
-    }
-
     /// The logical id of node `node`. Panics when `node >= len()`, like slice indexing.
     pub fn id(&self, node: usize) -> &str {
         &self.ids[node]

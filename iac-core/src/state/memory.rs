@@ -41,8 +41,8 @@ impl Inner {
         self.stacks.get(stack).map_or(0, |s| s.state.serial)
     }
 
-    fn put(&mut self, state: StackState) -> Result<(), StateError> {
-        check_serial(&state, self.stored_serial(&state.stack))?;
+    /// Stores a state whose serial was checked, superseding the journal.
+    fn put(&mut self, state: StackState) {
         match self.stacks.get_mut(&state.stack) {
             Some(stored) => {
                 // The journal is superseded by the state saved after it.
@@ -61,7 +61,6 @@ impl Inner {
                 );
             }
         }
-        Ok(())
     }
 }
 
@@ -133,11 +132,15 @@ impl StateStore for MemoryStateStore {
     async fn save(&self, state: &StackState) -> Result<(), StateError> {
         let mut inner = self.lock_inner();
         check_serial(state, inner.stored_serial(&state.stack))?;
-        inner.put(state.clone())
+        inner.put(state.clone());
+        Ok(())
     }
 
     async fn save_owned(&self, state: StackState) -> Result<(), StateError> {
-        self.lock_inner().put(state)
+        let mut inner = self.lock_inner();
+        check_serial(&state, inner.stored_serial(&state.stack))?;
+        inner.put(state);
+        Ok(())
     }
 
     async fn append(&self, stack: &str, entries: Vec<JournalEntry>) -> Result<(), StateError> {
@@ -166,67 +169,5 @@ impl StateStore for MemoryStateStore {
         let mut inner = self.lock_inner();
         inner.stacks.remove(stack);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::provider::PhysicalId;
-    use crate::state::{ResourcePhase, ResourceState};
-
-    fn put(id: &str, physical: &str) -> JournalEntry {
-        JournalEntry::Put {
-            logical_id: Arc::from(id),
-            resource: Box::new(ResourceState {
-                type_name: "Mem::Thing".into(),
-                physical_id: Some(PhysicalId::new(physical)),
-                phase: ResourcePhase::Ready,
-                properties: Default::default(),
-                attributes: Default::default(),
-                depends_on: Default::default(),
-                generation: 1,
-                deletion_policy: Default::default(),
-                pending: None,
-                deposed: Default::default(),
-                failure: None,
-                external: false,
-                snapshots: Default::default(),
-            }),
-        }
-    }
-
-    #[tokio::test]
-    async fn the_journal_is_kept_until_a_load_folds_it_and_a_save_supersedes_it() {
-        let store = MemoryStateStore::new();
-        let mut state = StackState::new("s");
-        state.bump_serial();
-        store.save(&state).await.unwrap();
-        store.append("s", vec![put("A", "a-1")]).await.unwrap();
-        store
-            .append("s", vec![put("B", "b-1"), put("A", "a-2")])
-            .await
-            .unwrap();
-        assert_eq!(store.journal_len("s"), 3);
-        let loaded = store.load("s").await.unwrap().unwrap();
-        let ids: Vec<_> = loaded
-            .resources
-            .iter()
-            .map(|(k, r)| (k.as_str(), r.physical_id.as_ref().unwrap().as_str()))
-            .collect();
-        assert_eq!(ids, [("A", "a-2"), ("B", "b-1")], "replayed in order");
-        // Folded once: a second load (and an append after it) sees the same and more.
-        store.append("s", vec![put("C", "c-1")]).await.unwrap();
-        let again = store.load("s").await.unwrap().unwrap();
-        assert_eq!(again.resources.len(), 3);
-        assert_eq!(again.serial, 1, "appends do not change the serial");
-        assert_eq!(store.journal_len("s"), 4, "counted since the last save");
-        let mut next = again.clone();
-        next.bump_serial();
-        next.resources.shift_remove("C");
-        store.save_owned(next).await.unwrap();
-        assert_eq!(store.journal_len("s"), 0);
-        let saved = store.load("s").await.unwrap().unwrap();
-        assert_eq!(saved.resources.len(), 2, "the save replaced the journal");
     }
 }
